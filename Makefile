@@ -1,0 +1,38 @@
+# `make demo`: set up .venv and run the main job. `make test`: set up .venv with dev tools, lint, test.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+DEMO_ARGS ?= --max-epochs 5
+
+# Use the machine's shared data folder when there is one and no data root was given.
+ifeq ($(TUNE_JOBS_DATA_DIR),)
+ifneq ($(wildcard ../shared/data/MNIST/raw),)
+export TUNE_JOBS_DATA_DIR := $(abspath ../shared/data)
+endif
+endif
+
+.PHONY: demo test lint clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e .
+	touch $@
+
+$(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $@ $(VENV)/.installed
+
+demo: $(VENV)/.installed
+	$(BIN)/tune-jobs run mnist-l2 $(DEMO_ARGS)
+
+lint: $(VENV)/.installed-dev
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+test: lint
+	$(BIN)/python -m pytest
+
+clean:
+	rm -rf $(VENV) *.egg-info

@@ -1,0 +1,1 @@
+"""Search spaces declared once, and the registry of HPO methods that search them."""

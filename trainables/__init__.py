@@ -1,0 +1,1 @@
+"""What one trial runs: data, models, training steps and function trainables."""

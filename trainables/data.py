@@ -1,0 +1,153 @@
+"""Real dataset loaders: read once in the driver, returned as in-memory uint8 tensors.
+
+Trials receive an `ImageSplits` through Ray's object store (`tune.with_parameters`), so no trial
+re-reads files or decodes images; batches are slices of tensors.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+DATA_DIR_ENV = "TUNE_JOBS_DATA_DIR"
+MNIST_RAW_FILES = (
+    "train-images-idx3-ubyte",
+    "train-labels-idx1-ubyte",
+    "t10k-images-idx3-ubyte",
+    "t10k-labels-idx1-ubyte",
+)
+MNIST_MEAN, MNIST_STD = (0.1307,), (0.3081,)
+# 60,000 MNIST training images split 50,000 / 10,000: validation is one sixth of the training set.
+VALIDATION_FRACTION = 1 / 6
+SPLIT_SEED = 0  # fixed, so every trial and every job sees the same validation images
+
+
+class DataNotFoundError(RuntimeError):
+    """The dataset is neither on disk nor downloadable."""
+
+
+@dataclass(frozen=True)
+class ImageSplits:
+    """Train / validation / test images (uint8, N x C x H x W) with labels and normalization."""
+
+    train_x: torch.Tensor
+    train_y: torch.Tensor
+    val_x: torch.Tensor
+    val_y: torch.Tensor
+    test_x: torch.Tensor
+    test_y: torch.Tensor
+    mean: tuple[float, ...]
+    std: tuple[float, ...]
+    num_classes: int = 10
+
+    def subset(self, train: int | None = None, evaluation: int | None = None) -> ImageSplits:
+        """The first `train` training images and first `evaluation` validation and test images."""
+        return ImageSplits(
+            self.train_x[:train], self.train_y[:train],
+            self.val_x[:evaluation], self.val_y[:evaluation],
+            self.test_x[:evaluation], self.test_y[:evaluation],
+            self.mean, self.std, self.num_classes,
+        )  # fmt: skip
+
+    def sizes(self) -> dict[str, int]:
+        return {"train": len(self.train_y), "val": len(self.val_y), "test": len(self.test_y)}
+
+
+def resolve_data_dir(data_dir: str | os.PathLike | None = None) -> Path:
+    """`data_dir` if given, else $TUNE_JOBS_DATA_DIR, else the user cache folder."""
+    if data_dir:
+        return Path(data_dir).expanduser()
+    if os.environ.get(DATA_DIR_ENV):
+        return Path(os.environ[DATA_DIR_ENV]).expanduser()
+    cache = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache"))
+    return cache / "tune-jobs" / "data"
+
+
+def split_train_val(
+    x: torch.Tensor, y: torch.Tensor, seed: int = SPLIT_SEED
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Seeded random split of a training set into train and validation parts."""
+    order = torch.randperm(len(y), generator=torch.Generator().manual_seed(seed))
+    n_val = round(len(y) * VALIDATION_FRACTION)
+    val, train = order[:n_val], order[n_val:]
+    return x[train], y[train], x[val], y[val]
+
+
+def load_mnist(data_dir: str | os.PathLike | None = None, download: bool = True) -> ImageSplits:
+    """MNIST from `<data_dir>/MNIST/raw/*-ubyte` (torchvision layout); downloads if missing."""
+    from torchvision.datasets import MNIST
+
+    root = resolve_data_dir(data_dir)
+    raw = root / "MNIST" / "raw"
+    missing = [name for name in MNIST_RAW_FILES if not (raw / name).is_file()]
+    if missing:
+        if not download:
+            raise DataNotFoundError(_mnist_missing_message(raw, missing))
+        _download(lambda: MNIST(str(root), train=True, download=True), root, raw, missing)
+    train = MNIST(str(root), train=True, download=False)
+    test = MNIST(str(root), train=False, download=False)
+    train_x, train_y, val_x, val_y = split_train_val(train.data.unsqueeze(1), train.targets)
+    return ImageSplits(
+        train_x, train_y, val_x, val_y, test.data.unsqueeze(1), test.targets,
+        MNIST_MEAN, MNIST_STD,
+    )  # fmt: skip
+
+
+def _download(fetch, root: Path, folder: Path, missing: list[str]) -> None:
+    """Run torchvision's download; on failure remove what it created and explain."""
+    created = _first_missing_ancestor(folder)
+    try:
+        fetch()
+    except Exception as error:  # torchvision raises RuntimeError, URLError or OSError offline
+        if created is not None:
+            shutil.rmtree(created, ignore_errors=True)
+        raise DataNotFoundError(
+            _mnist_missing_message(folder, missing) + f"\nDownload failed: {error}"
+        ) from error
+
+
+def _first_missing_ancestor(path: Path) -> Path | None:
+    """The outermost folder on the way to `path` that does not exist yet (None if all exist)."""
+    missing = None
+    for candidate in [path, *path.parents]:
+        if candidate.exists():
+            break
+        missing = candidate
+    return missing
+
+
+def _mnist_missing_message(raw: Path, missing: list[str]) -> str:
+    return (
+        f"MNIST not found: expected {', '.join(missing)} in {raw}/ "
+        f"(torchvision's raw IDX layout). Point at a folder that holds MNIST/raw/ with "
+        f"--data-dir DIR or the environment variable {DATA_DIR_ENV}=DIR."
+    )
+
+
+def normalize(x: torch.Tensor, mean: tuple[float, ...], std: tuple[float, ...]) -> torch.Tensor:
+    """uint8 images to float32, scaled to [0, 1] and standardized per channel."""
+    mean_t = torch.tensor(mean).view(1, -1, 1, 1)
+    std_t = torch.tensor(std).view(1, -1, 1, 1)
+    return (x.float().div_(255.0) - mean_t) / std_t
+
+
+def batches(
+    x: torch.Tensor,
+    y: torch.Tensor,
+    batch_size: int,
+    generator: torch.Generator | None = None,
+) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    """Mini-batches of in-memory tensors; shuffled when a generator is given."""
+    if generator is None:
+        for start in range(0, len(y), batch_size):
+            yield x[start : start + batch_size], y[start : start + batch_size]
+        return
+    order = torch.randperm(len(y), generator=generator)
+    for start in range(0, len(y), batch_size):
+        index = order[start : start + batch_size]
+        yield x[index], y[index]

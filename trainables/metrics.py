@@ -1,0 +1,18 @@
+"""Names of the metrics every trainable reports, defined once and imported everywhere."""
+
+from __future__ import annotations
+
+EPOCH = "epoch"
+TRAIN_LOSS = "train_loss"  # mean data loss (cross-entropy) over the epoch's batches
+TRAIN_COST = "train_cost"  # data loss + regularization penalty: the "training cost" of Problem 4.3
+VAL_LOSS = "val_loss"
+VAL_ACC = "val_acc"
+TEST_ACC = "test_acc"
+DIVERGED = "diverged"  # True on the one report of a trial whose loss became NaN or infinite
+
+# Selection metric of every job: validation accuracy, higher is better. The test set never chooses.
+METRIC = VAL_ACC
+MODE = "max"
+
+# Schedulers count resources in Ray's own per-report counter, which equals epochs here.
+RESOURCE_ATTR = "training_iteration"

@@ -1,0 +1,111 @@
+"""Training and evaluation steps: plain functions over modules and tensors, shared by the jobs."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+OPTIMIZERS = ("sgd", "momentum", "adagrad", "adam")
+EVAL_BATCH_SIZE = 250  # larger batches were slower on CPU (memory-bound activations)
+
+
+def penalized_parameters(model: nn.Module) -> list[nn.Parameter]:
+    """Weight matrices and conv kernels: the parameters L1 and L2 act on.
+
+    Biases and batch-norm scales are left out: they shift and scale activations rather than
+    add capacity, and penalizing them only fights the normalization (the usual convention).
+    """
+    return [p for p in model.parameters() if p.requires_grad and p.dim() > 1]
+
+
+def build_optimizer(
+    name: str,
+    model: nn.Module,
+    lr: float,
+    weight_decay: float = 0.0,
+    momentum: float = 0.0,
+    betas: tuple[float, float] = (0.9, 0.999),
+) -> torch.optim.Optimizer:
+    """One of `OPTIMIZERS`, with L2 as weight decay on `penalized_parameters` only."""
+    decayed = penalized_parameters(model)
+    decayed_ids = {id(p) for p in decayed}
+    others = [p for p in model.parameters() if p.requires_grad and id(p) not in decayed_ids]
+    groups = [
+        {"params": decayed, "weight_decay": weight_decay},
+        {"params": others, "weight_decay": 0.0},
+    ]
+    if name == "sgd":
+        return torch.optim.SGD(groups, lr=lr)
+    if name == "momentum":
+        return torch.optim.SGD(groups, lr=lr, momentum=momentum)
+    if name == "adagrad":
+        return torch.optim.Adagrad(groups, lr=lr)
+    if name == "adam":
+        return torch.optim.Adam(groups, lr=lr, betas=betas)
+    raise ValueError(f"unknown optimizer {name!r}; choose one of {', '.join(OPTIMIZERS)}")
+
+
+def l1_penalty(model: nn.Module, strength: float) -> torch.Tensor:
+    """strength * sum |w| over `penalized_parameters` (differentiable)."""
+    total = sum(p.abs().sum() for p in penalized_parameters(model))
+    return strength * total
+
+
+def l2_penalty(model: nn.Module, weight_decay: float) -> torch.Tensor:
+    """(weight_decay / 2) * sum w^2: the cost whose gradient SGD's weight decay applies."""
+    with torch.no_grad():
+        total = sum(p.pow(2).sum() for p in penalized_parameters(model))
+    return 0.5 * weight_decay * total
+
+
+@dataclass(frozen=True)
+class EpochStats:
+    train_loss: float  # mean data loss per example
+    train_cost: float  # mean data loss + penalties
+    finite: bool
+
+
+def train_epoch(
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    batches: Iterable[tuple[torch.Tensor, torch.Tensor]],
+    l1: float = 0.0,
+    weight_decay: float = 0.0,
+) -> EpochStats:
+    """One pass over `batches`; stops early and reports `finite=False` if the loss blows up."""
+    model.train()
+    loss_sum = cost_sum = 0.0
+    seen = 0
+    for x, y in batches:
+        loss = F.cross_entropy(model(x), y)
+        objective = loss + l1_penalty(model, l1) if l1 > 0 else loss
+        if not torch.isfinite(objective):
+            return EpochStats(math.nan, math.nan, finite=False)
+        optimizer.zero_grad(set_to_none=True)
+        objective.backward()
+        optimizer.step()
+        cost = objective.item() + (l2_penalty(model, weight_decay).item() if weight_decay else 0)
+        loss_sum += loss.item() * len(y)
+        cost_sum += cost * len(y)
+        seen += len(y)
+    return EpochStats(loss_sum / seen, cost_sum / seen, finite=True)
+
+
+@torch.no_grad()
+def evaluate(
+    model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int = EVAL_BATCH_SIZE
+) -> tuple[float, float]:
+    """Mean cross-entropy and accuracy of `model` on (x, y)."""
+    model.eval()
+    loss_sum = correct = 0.0
+    for start in range(0, len(y), batch_size):
+        logits = model(x[start : start + batch_size])
+        target = y[start : start + batch_size]
+        loss_sum += F.cross_entropy(logits, target, reduction="sum").item()
+        correct += (logits.argmax(1) == target).sum().item()
+    return loss_sum / len(y), correct / len(y)

@@ -1,0 +1,70 @@
+"""Job registry: which trainable, search space, data and epoch budget each job runs."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from search_spaces.mnist import mnist_l2_space
+from search_spaces.space import SearchSpace
+from trainables import metrics
+from trainables.data import ImageSplits, load_mnist
+from trainables.mnist import MnistConfig, coerce, train_mnist
+
+
+class UnknownJobError(KeyError):
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
+@dataclass(frozen=True)
+class Job:
+    name: str
+    description: str
+    trainable: Callable[[dict[str, Any], ImageSplits], None]
+    space: Callable[[], SearchSpace]
+    load_data: Callable[..., ImageSplits]
+    validate: Callable[[Mapping[str, Any]], Any]  # raises on a bad config
+    coerce: Callable[[str, Any], Any]  # parses one `--set KEY=VALUE`
+    max_epochs: int
+    default_method: str = "grid"
+    metric: str = metrics.METRIC
+    mode: str = metrics.MODE
+
+    def __post_init__(self) -> None:
+        if self.max_epochs < 1:
+            raise ValueError(f"job {self.name}: max_epochs must be >= 1")
+
+    def check_space(self, space: SearchSpace) -> None:
+        """Validate every grid point and both ends of every range against the trainable's config."""
+        base = {**space.fixed, **{k: d.grid[0] for k, d in space.dimensions.items()}}
+        self.validate(base)
+        for name, dimension in space.dimensions.items():
+            ends = [getattr(dimension, "low", None), getattr(dimension, "high", None)]
+            for value in [*dimension.grid, *(v for v in ends if v is not None)]:
+                self.validate({**base, name: value})
+
+
+JOBS: dict[str, Job] = {
+    job.name: job
+    for job in (
+        Job(
+            name="mnist-l2",
+            description="Problem 4.1: MNIST CNN, plain SGD, dropout + L2, tuned on val_acc",
+            trainable=train_mnist,
+            space=mnist_l2_space,
+            load_data=load_mnist,
+            validate=MnistConfig.from_dict,
+            coerce=coerce,
+            max_epochs=10,
+        ),
+    )
+}
+
+
+def get_job(name: str) -> Job:
+    """The registered job `name`, or an error listing the choices."""
+    if name not in JOBS:
+        raise UnknownJobError(f"unknown job {name!r}; choose one of: {', '.join(JOBS)}")
+    return JOBS[name]

@@ -1,0 +1,211 @@
+"""Build and run a Ray Tune experiment for one job and one HPO method."""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import ray
+from ray import tune
+
+from search_spaces.methods import MethodSettings, get_method
+from search_spaces.space import SearchSpace
+from trainables import metrics
+from tune_jobs.jobs import Job, get_job
+
+DEFAULT_STORAGE = "./results"
+RUN_FILE = "tune_jobs_run.json"  # the options a run was started with, beside Ray's own files
+SMOKE_TRAIN_IMAGES = 512
+
+
+class BadInputError(ValueError):
+    """A user mistake found before any expensive work (CLI exit status 2)."""
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """One `tune-jobs run`: checked on construction, before data is read or Ray starts."""
+
+    job: str
+    method: str | None = None
+    samples: int | None = None
+    max_epochs: int | None = None
+    overrides: dict[str, Any] = field(default_factory=dict)
+    data_dir: str | None = None
+    storage: str = DEFAULT_STORAGE
+    name: str | None = None
+    seed: int = 0
+    cpus_per_trial: float = 1.0
+    concurrency: int | None = None
+    train_subset: int | None = None
+    smoke_test: bool = False
+
+    def __post_init__(self) -> None:
+        for option, value, low in (
+            ("--samples", self.samples, 1),
+            ("--max-epochs", self.max_epochs, 1),
+            ("--concurrency", self.concurrency, 1),
+            ("--train-subset", self.train_subset, 1),
+        ):
+            if value is not None and value < low:
+                raise BadInputError(f"{option} must be >= {low}, got {value}")
+        if self.cpus_per_trial <= 0:
+            raise BadInputError(f"--cpus-per-trial must be > 0, got {self.cpus_per_trial}")
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A run whose inputs are all checked: what `execute` needs."""
+
+    options: RunOptions
+    job: Job
+    method: str
+    space: SearchSpace
+    settings: MethodSettings
+    storage: str
+    name: str
+
+
+def prepare(options: RunOptions) -> Prepared:
+    """Check every input (job, method, overrides, budget, results folder); raise BadInputError."""
+    try:
+        job = get_job(options.job)
+        method_name = options.method or job.default_method
+        method = get_method(method_name)
+        overrides = {key: job.coerce(key, value) for key, value in options.overrides.items()}
+    except (KeyError, ValueError) as error:
+        raise BadInputError(str(error)) from None
+    max_epochs = 1 if options.smoke_test else options.max_epochs or job.max_epochs
+    space = job.space()
+    try:
+        space = space.pin({**{"epochs": max_epochs, "seed": options.seed}, **overrides})
+        if options.smoke_test:  # one configuration: the first grid point of every dimension
+            space = space.pin({k: d.grid[0] for k, d in space.dimensions.items()})
+        job.check_space(space)
+    except ValueError as error:
+        raise BadInputError(str(error)) from None
+    settings = MethodSettings(
+        metric=job.metric,
+        mode=job.mode,
+        max_epochs=max_epochs,
+        resource_attr=metrics.RESOURCE_ATTR,
+        seed=options.seed,
+        samples=1 if options.smoke_test else options.samples,
+        concurrency=options.concurrency,
+    )
+    storage = _storage_uri(options.storage)
+    name = options.name or f"{job.name}-{method.name}-{time.strftime('%Y%m%d-%H%M%S')}"
+    _refuse_existing(storage, name)
+    return Prepared(options, job, method.name, space, settings, storage, name)
+
+
+def _storage_uri(storage: str) -> str:
+    return storage if "://" in storage else str(Path(storage).expanduser().resolve())
+
+
+def _refuse_existing(storage: str, name: str) -> None:
+    if "://" in storage:
+        from pyarrow import fs
+
+        filesystem, root = fs.FileSystem.from_uri(storage)
+        exists = filesystem.get_file_info(f"{root}/{name}").type != fs.FileType.NotFound
+    else:
+        exists = (Path(storage) / name).exists()
+    if exists:
+        raise BadInputError(
+            f"{storage}/{name} already exists; choose another --name (results are never "
+            "overwritten)"
+        )
+
+
+def load_data(prepared: Prepared):
+    """The job's data, cut to the requested subset (raises the loader's own errors)."""
+    options = prepared.options
+    data = prepared.job.load_data(options.data_dir)
+    if options.smoke_test:
+        return data.subset(train=options.train_subset or SMOKE_TRAIN_IMAGES, evaluation=512)
+    if options.train_subset:
+        return data.subset(train=options.train_subset)
+    return data
+
+
+def execute(prepared: Prepared, data) -> tune.ResultGrid:
+    """Run the experiment; Ray must be initialized (or is started locally)."""
+    job, settings = prepared.job, prepared.settings
+    plan = get_method(prepared.method).build(prepared.space, settings)
+    trainable = tune.with_resources(
+        tune.with_parameters(job.trainable, data=data),
+        {"cpu": prepared.options.cpus_per_trial},
+    )
+    tuner = tune.Tuner(
+        trainable,
+        param_space=plan.param_space,
+        tune_config=tune.TuneConfig(
+            metric=job.metric,
+            mode=job.mode,
+            search_alg=plan.search_alg,
+            scheduler=plan.scheduler,
+            num_samples=plan.num_samples,
+        ),
+        run_config=tune.RunConfig(
+            name=prepared.name,
+            storage_path=prepared.storage,
+            # Keep the best checkpoint by the job's metric; Ray always keeps the latest too.
+            checkpoint_config=tune.CheckpointConfig(
+                num_to_keep=1,
+                checkpoint_score_attribute=job.metric,
+                checkpoint_score_order=job.mode,
+            ),
+            failure_config=tune.FailureConfig(max_failures=2),
+            verbose=1,
+        ),
+    )
+    started = time.time()
+    results = tuner.fit()
+    _write_run_file(prepared, started, time.time())
+    return results
+
+
+def _write_run_file(prepared: Prepared, started: float, ended: float) -> None:
+    record = {
+        "options": asdict(prepared.options),
+        "job": prepared.job.name,
+        "method": prepared.method,
+        "settings": asdict(prepared.settings),
+        "started": started,
+        "ended": ended,
+    }
+    if "://" in prepared.storage:
+        from pyarrow import fs
+
+        filesystem, root = fs.FileSystem.from_uri(prepared.storage)
+        with filesystem.open_output_stream(f"{root}/{prepared.name}/{RUN_FILE}") as stream:
+            stream.write(json.dumps(record, indent=2, default=str).encode())
+    else:
+        path = Path(prepared.storage) / prepared.name / RUN_FILE
+        path.write_text(json.dumps(record, indent=2, default=str))
+
+
+def ensure_ray(address: str | None = None) -> None:
+    """Connect to `address`, or start a local Ray in this process if none is running."""
+    if not ray.is_initialized():
+        ray.init(address=address, logging_level="ERROR", configure_logging=True)
+
+
+def best_summary(results: tune.ResultGrid, job: Job) -> dict[str, Any]:
+    """Best trial by the job's metric at its best epoch, with the test accuracy of that epoch."""
+    best = results.get_best_result(metric=job.metric, mode=job.mode, scope="all")
+    history = best.metrics_dataframe
+    column = history[job.metric]
+    row = history.loc[column.idxmax() if job.mode == "max" else column.idxmin()]
+    return {
+        "trial_id": best.metrics.get("trial_id"),
+        "config": best.config,
+        "epoch": int(row[metrics.EPOCH]),
+        job.metric: float(row[job.metric]),
+        metrics.TEST_ACC: float(row[metrics.TEST_ACC]),
+        "path": best.path,
+    }
