@@ -36,29 +36,75 @@ def build_parser() -> argparse.ArgumentParser:
     commands.add_parser("list", help="print the jobs and HPO methods").set_defaults(func=cmd_list)
 
     run = commands.add_parser("run", help="run a tune job")
-    run.add_argument("job", help=f"one of: {', '.join(JOBS)}")
-    run.add_argument("--method", help=f"HPO method, one of: {', '.join(METHODS)} (job's default)")
-    run.add_argument("--samples", type=int, help="trials to sample (grid: passes over the grid)")
-    run.add_argument("--max-epochs", type=int, help="epochs per trial (job's default)")
-    run.add_argument(
-        "--set", action="append", default=[], metavar="KEY=VALUE",
-        help="pin a hyperparameter to a value (repeatable)",
-    )  # fmt: skip
-    run.add_argument("--data-dir", help="data root (default: $TUNE_JOBS_DATA_DIR or user cache)")
-    run.add_argument("--storage", default=DEFAULT_STORAGE, help="results root (path or URI)")
-    run.add_argument("--name", help="experiment name (default: JOB-METHOD-TIMESTAMP)")
-    run.add_argument("--seed", type=int, default=0)
-    run.add_argument("--cpus-per-trial", type=float, default=1.0)
-    run.add_argument("--concurrency", type=int, help="most trials running at once")
-    run.add_argument("--train-subset", type=int, help="train on the first N training images")
-    run.add_argument(
-        "--smoke-test", action="store_true",
-        help="one sample, one epoch, a small subset: checks that everything runs",
-    )  # fmt: skip
+    add_run_options(run)
     run.set_defaults(func=cmd_run)
 
     add_theory_parser(commands)
     return parser
+
+
+def add_run_options(parser: argparse.ArgumentParser, job: bool = True) -> None:
+    """The options of one run, shared by `run`, `submit` and `compare`."""
+    if job:
+        parser.add_argument("job", help=f"one of: {', '.join(JOBS)}")
+        parser.add_argument(
+            "--method", help=f"HPO method, one of: {', '.join(METHODS)} (job's default)"
+        )
+        parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--samples", type=int, help="trials to sample (grid: passes over the grid)")
+    parser.add_argument("--max-epochs", type=int, help="epochs per trial (job's default)")
+    parser.add_argument(
+        "--set", action="append", default=[], metavar="KEY=VALUE",
+        help="pin a hyperparameter to a value (repeatable)",
+    )  # fmt: skip
+    parser.add_argument("--data-dir", help="data root (default: $TUNE_JOBS_DATA_DIR or user cache)")
+    parser.add_argument("--storage", default=DEFAULT_STORAGE, help="results root (path or URI)")
+    parser.add_argument("--name", help="experiment name (default: JOB-METHOD-TIMESTAMP)")
+    parser.add_argument("--cpus-per-trial", type=float, default=1.0)
+    parser.add_argument("--concurrency", type=int, help="most trials running at once")
+    parser.add_argument("--train-subset", type=int, help="train on the first N training images")
+    parser.add_argument(
+        "--budget-epochs", type=int,
+        help="stop the experiment once its trials together have trained this many epochs",
+    )  # fmt: skip
+    parser.add_argument(
+        "--time-budget", type=float, help="stop the experiment after this many seconds"
+    )
+    parser.add_argument(
+        "--address", help="Ray cluster: auto, HOST:PORT or ray://HOST:PORT (default: local Ray)"
+    )
+    parser.add_argument(
+        "--max-failures", type=int, default=2,
+        help="retries of a crashed trial, from its last checkpoint",
+    )  # fmt: skip
+    parser.add_argument(
+        "--smoke-test", action="store_true",
+        help="one sample, one epoch, a small subset: checks that everything runs",
+    )  # fmt: skip
+
+
+def run_options(args: argparse.Namespace, **changes) -> RunOptions:
+    """RunOptions from parsed `add_run_options` arguments, with `changes` applied."""
+    values = dict(
+        job=getattr(args, "job", None),
+        method=getattr(args, "method", None),
+        samples=args.samples,
+        max_epochs=args.max_epochs,
+        overrides=_parse_overrides(args.set),
+        data_dir=args.data_dir,
+        storage=args.storage,
+        name=args.name,
+        seed=getattr(args, "seed", 0),
+        cpus_per_trial=args.cpus_per_trial,
+        concurrency=args.concurrency,
+        train_subset=args.train_subset,
+        budget_epochs=args.budget_epochs,
+        time_budget=args.time_budget,
+        address=args.address,
+        max_failures=args.max_failures,
+        smoke_test=args.smoke_test,
+    )
+    return RunOptions(**{**values, **changes})
 
 
 def _parse_overrides(pairs: Sequence[str]) -> dict[str, str]:
@@ -82,25 +128,11 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    options = RunOptions(
-        job=args.job,
-        method=args.method,
-        samples=args.samples,
-        max_epochs=args.max_epochs,
-        overrides=_parse_overrides(args.set),
-        data_dir=args.data_dir,
-        storage=args.storage,
-        name=args.name,
-        seed=args.seed,
-        cpus_per_trial=args.cpus_per_trial,
-        concurrency=args.concurrency,
-        train_subset=args.train_subset,
-        smoke_test=args.smoke_test,
-    )
+    options = run_options(args)
     prepared = prepare(options)
     data = load_data(prepared)
     print(f"Data: {data.sizes()}")
-    ensure_ray()
+    ensure_ray(options.address)
     results = execute(prepared, data)
     failed = [r for r in results if r.error is not None]
     if len(failed) == len(results):

@@ -41,6 +41,10 @@ class RunOptions:
     cpus_per_trial: float = 1.0
     concurrency: int | None = None
     train_subset: int | None = None
+    budget_epochs: int | None = None
+    time_budget: float | None = None
+    address: str | None = None
+    max_failures: int = 2
     smoke_test: bool = False
 
     def __post_init__(self) -> None:
@@ -49,11 +53,15 @@ class RunOptions:
             ("--max-epochs", self.max_epochs, 1),
             ("--concurrency", self.concurrency, 1),
             ("--train-subset", self.train_subset, 1),
+            ("--budget-epochs", self.budget_epochs, 1),
+            ("--max-failures", self.max_failures, 0),
         ):
             if value is not None and value < low:
                 raise BadInputError(f"{option} must be >= {low}, got {value}")
         if self.cpus_per_trial <= 0:
             raise BadInputError(f"--cpus-per-trial must be > 0, got {self.cpus_per_trial}")
+        if self.time_budget is not None and self.time_budget <= 0:
+            raise BadInputError(f"--time-budget must be > 0 seconds, got {self.time_budget}")
 
 
 @dataclass(frozen=True)
@@ -159,7 +167,7 @@ def execute(prepared: Prepared, data) -> tune.ResultGrid:
                 checkpoint_score_attribute=job.metric,
                 checkpoint_score_order=job.mode,
             ),
-            failure_config=tune.FailureConfig(max_failures=2),
+            failure_config=tune.FailureConfig(max_failures=prepared.options.max_failures),
             verbose=1,
         ),
     )
