@@ -24,8 +24,12 @@ $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $@ $(VENV)/.installed
 
+# One name per `make demo` (evaluated once), so the report reads the run just made.
+DEMO_NAME := mnist-l2-demo-$(shell date +%Y%m%d-%H%M%S)
+
 demo: $(VENV)/.installed
-	$(BIN)/tune-jobs run mnist-l2 $(DEMO_ARGS)
+	$(BIN)/tune-jobs run mnist-l2 $(DEMO_ARGS) --name $(DEMO_NAME)
+	$(BIN)/tune-jobs report results/$(DEMO_NAME) --out results/$(DEMO_NAME)-report
 
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check .

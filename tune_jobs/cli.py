@@ -9,6 +9,7 @@ from collections.abc import Sequence
 
 from search_spaces.methods import METHODS
 from trainables.data import DataNotFoundError
+from tune_jobs.analysis_cli import add_analysis_parsers
 from tune_jobs.jobs import JOBS
 from tune_jobs.runner import (
     DEFAULT_STORAGE,
@@ -40,6 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.set_defaults(func=cmd_run)
 
     add_theory_parser(commands)
+    add_analysis_parsers(commands)
     return parser
 
 

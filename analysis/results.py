@@ -1,0 +1,343 @@
+"""Open Ray Tune experiment folders with Ray's own API and turn them into tidy pandas frames.
+
+`load_experiment` returns Ray's `ResultGrid`; `trials_frame` (one row per trial) and `curves_frame`
+(one row per trial and report) are the only places that read a ResultGrid. Everything downstream
+(statistics, plots, reports) works on these frames.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from pyarrow import fs
+from ray.tune import ExperimentAnalysis, ResultGrid
+
+from trainables import metrics
+
+# The file `tune-jobs run` writes beside Ray's files: the same name as tune_jobs.runner.RUN_FILE
+# (analysis may not import tune_jobs; a test keeps the two equal).
+RUN_FILE = "tune_jobs_run.json"
+CONFIG_PREFIX = "config/"
+TIME_TOTAL = "time_total_s"  # Ray's seconds since the trial started, per report
+ITERATION = "training_iteration"
+CUM_EPOCHS = "cum_epochs"  # epochs trained by all trials of the experiment so far
+CUM_SECONDS = "cum_seconds"  # trial-seconds spent by all trials so far (sum over trials)
+
+# Ray's bookkeeping columns that say nothing about training; left out of the curves frame.
+_RAY_BOOKKEEPING = (
+    "pid",
+    "hostname",
+    "node_ip",
+    "date",
+    "checkpoint_dir_name",
+    "should_checkpoint",
+    "experiment_tag",
+    "time_since_restore",
+    "iterations_since_restore",
+)
+
+
+class NotAnExperimentError(ValueError):
+    """A path that is not a Ray Tune experiment folder (or not there at all)."""
+
+
+def filesystem_and_path(path: str | Path) -> tuple[fs.FileSystem, str]:
+    """A pyarrow filesystem and the path inside it, for a local path or a storage URI."""
+    text = str(path)
+    if "://" in text:
+        try:
+            return fs.FileSystem.from_uri(text)
+        except Exception as error:  # pyarrow raises several types for bad URIs
+            raise NotAnExperimentError(f"{text}: cannot open this storage URI ({error})") from None
+    return fs.LocalFileSystem(), str(Path(text).expanduser().resolve())
+
+
+def list_folder(path: str | Path) -> tuple[fs.FileSystem, str, list[str]]:
+    """The names in a folder; NotAnExperimentError when it is missing or a file."""
+    filesystem, root = filesystem_and_path(path)
+    kind = filesystem.get_file_info(root).type
+    if kind == fs.FileType.NotFound:
+        raise NotAnExperimentError(f"{path}: no such folder")
+    if kind != fs.FileType.Directory:
+        raise NotAnExperimentError(f"{path} is a file, not an experiment folder")
+    names = [info.base_name for info in filesystem.get_file_info(fs.FileSelector(root))]
+    return filesystem, root, names
+
+
+def load_experiment(path: str | Path) -> ResultGrid:
+    """The ResultGrid of the Ray Tune experiment folder at `path` (local path or storage URI).
+
+    Read with Ray's own `ExperimentAnalysis`, as `Tuner.get_results` builds it, so no trainable
+    is needed. Raises NotAnExperimentError, naming the path, for anything that is not one.
+    """
+    filesystem, root, names = list_folder(path)
+    if not any(n.startswith("experiment_state") and n.endswith(".json") for n in names):
+        hint = ""
+        if "manifest.json" in names:
+            hint = " It holds a manifest.json: it is a `tune-jobs compare` folder, whose runs are"
+            hint += " experiments; use the comparison functions (or `tune-jobs report`) on it."
+        raise NotAnExperimentError(
+            f"{path} is not a Ray Tune experiment folder: it has no experiment_state-*.json, the "
+            f"file Tune writes when an experiment starts.{hint}"
+        )
+    try:
+        analysis = ExperimentAnalysis(root, storage_filesystem=filesystem)
+    except (ValueError, OSError) as error:
+        raise NotAnExperimentError(f"{path}: Ray cannot read this experiment ({error})") from None
+    return ResultGrid(analysis)
+
+
+def read_run_info(grid_or_path: ResultGrid | str | Path) -> dict[str, Any]:
+    """The options `tune-jobs run` saved beside the experiment ({} when there is no such file)."""
+    if isinstance(grid_or_path, ResultGrid):
+        filesystem, root = grid_or_path.filesystem, grid_or_path.experiment_path
+    else:
+        filesystem, root = filesystem_and_path(grid_or_path)
+    target = f"{root}/{RUN_FILE}"
+    if filesystem.get_file_info(target).type != fs.FileType.File:
+        return {}
+    with filesystem.open_input_stream(target) as stream:
+        return json.loads(stream.readall().decode())
+
+
+def _ray_trials(grid: ResultGrid) -> list[Any] | None:
+    # A Result carries neither the trial's status nor its start time; Ray's Trial objects do.
+    # They sit on the ExperimentAnalysis the grid was built from, in the same order as the grid.
+    analysis = getattr(grid, "_experiment_analysis", None)
+    trials = getattr(analysis, "trials", None)
+    return list(trials) if trials is not None and len(trials) == len(grid) else None
+
+
+def _flatten(config: dict[str, Any], prefix: str = CONFIG_PREFIX) -> dict[str, Any]:
+    flat: dict[str, Any] = {}
+    for key, value in config.items():
+        if isinstance(value, dict):
+            flat.update(_flatten(value, f"{prefix}{key}/"))
+        else:
+            flat[f"{prefix}{key}"] = value if np.isscalar(value) or value is None else str(value)
+    return flat
+
+
+def config_columns(frame: pd.DataFrame, varying: bool = False) -> list[str]:
+    """The hyperparameter columns of a frame; with `varying`, only those that take two values."""
+    columns = [c for c in frame.columns if c.startswith(CONFIG_PREFIX)]
+    if varying:
+        columns = [c for c in columns if frame[c].astype(str).nunique(dropna=False) > 1]
+    return columns
+
+
+def curves_frame(grid: ResultGrid, time_column: str = TIME_TOTAL) -> pd.DataFrame:
+    """One row per trial and report: every reported metric, with the experiment's running totals.
+
+    Rows are in the order the reports happened (trial start time + `time_total_s`).
+    `cum_epochs` counts the reports (epochs) of all trials so far; `cum_seconds` adds up the
+    per-report increments of `time_column` over all trials (trial-seconds, so that methods compare
+    regardless of how many trials ran at once). `time_column` is a per-trial running total such as
+    Ray's `time_total_s` or a replay's simulated seconds.
+    """
+    trials = _ray_trials(grid)
+    parts, ids, starts = [], [], []
+    for index, result in enumerate(grid):
+        history = result.metrics_dataframe
+        if history is None or history.empty:
+            continue
+        parts.append(history)
+        ids.append(str(result.metrics.get("trial_id") or history["trial_id"].iloc[0]))
+        trial = trials[index] if trials else None
+        start = getattr(getattr(trial, "run_metadata", None), "start_time", None)
+        starts.append(np.nan if start is None else float(start))
+    if not parts:
+        columns = ["trial_id", ITERATION, metrics.EPOCH, CUM_EPOCHS, CUM_SECONDS]
+        return pd.DataFrame(columns=columns)
+    # One concat and whole-column operations: per-trial pandas calls dominate large experiments.
+    frame = pd.concat(parts, ignore_index=True)
+    if time_column not in frame:
+        reported = sorted(c for c in frame if not c.startswith(CONFIG_PREFIX))
+        raise KeyError(
+            f"time column {time_column!r} is not reported; reported columns: {', '.join(reported)}"
+        )
+    keep = [c for c in frame if not c.startswith(CONFIG_PREFIX) and c not in _RAY_BOOKKEEPING]
+    frame = frame[keep]
+    lengths = [len(part) for part in parts]
+    frame["trial_id"] = np.repeat(ids, lengths)
+    clock = frame[TIME_TOTAL] if TIME_TOTAL in frame else frame[time_column]
+    # Without a start time, Ray's whole-second timestamp orders trials, its seconds the rest.
+    start = pd.Series(np.repeat(starts, lengths), index=frame.index)
+    if start.isna().any():
+        start = start.fillna(frame.get("timestamp", 0) - clock)
+    order = (start + clock).to_numpy()
+    seconds = frame[time_column].astype(float)
+    spent = seconds.groupby(frame["trial_id"], sort=False).diff().fillna(seconds).clip(lower=0)
+    frame = frame.iloc[np.argsort(order, kind="stable")].reset_index(drop=True)
+    spent = spent.to_numpy()[np.argsort(order, kind="stable")]
+    frame[CUM_EPOCHS] = np.arange(1, len(frame) + 1)
+    frame[CUM_SECONDS] = np.cumsum(spent)
+    if metrics.DIVERGED in frame:
+        frame[metrics.DIVERGED] = frame[metrics.DIVERGED].astype("boolean").fillna(False)
+        frame[metrics.DIVERGED] = frame[metrics.DIVERGED].astype(bool)
+    first = ["trial_id", ITERATION, metrics.EPOCH]
+    return frame[[c for c in first if c in frame] + [c for c in frame if c not in first]]
+
+
+def _stop_reason(status: str, error: Any, last: pd.Series | None, target: Any) -> str:
+    if error is not None or status == "ERROR":
+        return "error"
+    if last is None:
+        return "never reported"
+    if bool(last.get(metrics.DIVERGED, False)):
+        return "diverged"
+    if status != "TERMINATED":
+        return f"unfinished ({status.lower()})"
+    epochs = last.get(metrics.EPOCH, last.get(ITERATION))
+    if target is not None and epochs is not None and epochs < target:
+        return "stopped early"  # by the scheduler, or by the experiment's budget
+    return "completed"
+
+
+def trials_frame(
+    grid: ResultGrid,
+    curves: pd.DataFrame | None = None,
+    metric: str = metrics.METRIC,
+    mode: str = metrics.MODE,
+    time_column: str = TIME_TOTAL,
+) -> pd.DataFrame:
+    """One row per trial: status, epochs, best and final `metric`, test accuracy at the best
+    epoch, seconds, why it stopped, the error's first line, and `config/...` columns.
+
+    Args:
+        curves: `curves_frame(grid)` when already built (saves reading it twice).
+    """
+    if mode not in ("min", "max"):
+        raise ValueError(f"mode must be 'min' or 'max', got {mode!r}")
+    curves = curves_frame(grid, time_column) if curves is None else curves
+    best_rows = _best_rows(curves, metric, mode)
+    last_rows = curves.groupby("trial_id", sort=False).tail(1).set_index("trial_id")
+    trials = _ray_trials(grid)
+    # Trials that never reach their configured epochs stopped early; without an `epochs`
+    # hyperparameter, the longest trial of the experiment is taken as the full length.
+    longest = curves[metrics.EPOCH].max() if metrics.EPOCH in curves and len(curves) else None
+    rows = []
+    for index, result in enumerate(grid):
+        trial = trials[index] if trials else None
+        trial_id = str(getattr(trial, "trial_id", None) or result.metrics.get("trial_id"))
+        config = dict(getattr(trial, "config", None) or result.config or {})
+        status = getattr(trial, "status", None) or ("ERROR" if result.error else "TERMINATED")
+        last = last_rows.loc[trial_id] if trial_id in last_rows.index else None
+        best = best_rows.loc[trial_id] if trial_id in best_rows.index else None
+        error = None if result.error is None else str(result.error).strip().splitlines()[-1]
+        row = {
+            "trial_id": trial_id,
+            "status": status,
+            "stop_reason": _stop_reason(status, result.error, last, config.get("epochs", longest)),
+            "epochs": _get(last, ITERATION),
+            f"best_{metric}": _get(best, metric),
+            "best_epoch": _get(best, metrics.EPOCH, _get(best, ITERATION)),
+            f"final_{metric}": _get(last, metric),
+            f"{metrics.TEST_ACC}_at_best": _get(best, metrics.TEST_ACC),
+            "seconds": _get(last, time_column),
+            "error": error,
+            "path": result.path,
+        }
+        rows.append({**row, **_flatten(config)})
+    frame = pd.DataFrame(rows)
+    if frame.empty:
+        return frame
+    return frame.sort_values("trial_id", kind="stable").reset_index(drop=True)
+
+
+def _get(row: pd.Series | None, column: str, default: Any = np.nan) -> Any:
+    if row is None or column not in row.index:
+        return default
+    value = row[column]
+    return default if value is None else value
+
+
+def _best_rows(curves: pd.DataFrame, metric: str, mode: str) -> pd.DataFrame:
+    """The report with the best `metric` of each trial (first one on ties), by trial_id."""
+    if metric not in curves or curves.empty:
+        return pd.DataFrame(index=pd.Index([], name="trial_id"))
+    scored = curves[curves[metric].notna()]
+    order = scored[metric] if mode == "max" else -scored[metric]
+    index = order.groupby(scored["trial_id"], sort=False).idxmax()
+    return scored.loc[index.to_numpy()].set_index("trial_id")
+
+
+# --- `tune-jobs compare` folders: a manifest.json and one experiment folder per method and seed.
+
+MANIFEST_FILE = "manifest.json"
+_RUN_KEYS = ("method", "seed", "path", "status")
+
+
+def is_compare_folder(path: str | Path) -> bool:
+    """Whether `path` is a folder holding a compare manifest.json."""
+    try:
+        return MANIFEST_FILE in list_folder(path)[2]
+    except NotAnExperimentError:
+        return False
+
+
+def read_manifest(path: str | Path) -> dict[str, Any]:
+    """The compare manifest of `path`, checked for the keys the analysis needs."""
+    filesystem, root, names = list_folder(path)
+    if MANIFEST_FILE not in names:
+        raise NotAnExperimentError(f"{path} is not a compare folder: it has no {MANIFEST_FILE}")
+    with filesystem.open_input_stream(f"{root}/{MANIFEST_FILE}") as stream:
+        try:
+            manifest = json.loads(stream.readall().decode())
+        except ValueError as error:
+            raise NotAnExperimentError(f"{path}/{MANIFEST_FILE} is not JSON ({error})") from None
+    runs = manifest.get("runs") if isinstance(manifest, dict) else None
+    if not isinstance(runs, list):
+        raise NotAnExperimentError(f"{path}/{MANIFEST_FILE} has no list of runs")
+    for number, run in enumerate(runs):
+        missing = [key for key in _RUN_KEYS if key not in run]
+        if missing:
+            raise NotAnExperimentError(
+                f"{path}/{MANIFEST_FILE}: run {number} lacks {', '.join(missing)}"
+            )
+    return manifest
+
+
+def load_compare(
+    path: str | Path,
+    metric: str = metrics.METRIC,
+    mode: str = metrics.MODE,
+    time_column: str = TIME_TOTAL,
+) -> tuple[dict[str, Any], pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Manifest, runs, trials and curves frames of a compare folder.
+
+    The runs frame has one row per manifest run (method, seed, status, trials, error); a run that
+    failed or whose folder cannot be read is listed there with its message and left out of the
+    trials and curves frames, which carry `method` and `seed` columns.
+    """
+    manifest = read_manifest(path)
+    # Run paths are relative to the compare folder; keep a URI a URI.
+    base = str(path).rstrip("/") if "://" in str(path) else filesystem_and_path(path)[1]
+    runs, trial_parts, curve_parts = [], [], []
+    for run in manifest["runs"]:
+        record = {
+            "method": run["method"],
+            "seed": run["seed"],
+            "status": run["status"],
+            "trials": 0,
+            "error": run.get("error"),
+        }
+        if run["status"] == "finished":
+            try:
+                grid = load_experiment(f"{base}/{run['path']}")
+                curves = curves_frame(grid, time_column)
+                trials = trials_frame(grid, curves, metric, mode, time_column)
+            except (NotAnExperimentError, KeyError) as error:
+                record.update(status="unreadable", error=str(error).strip("'\""))
+            else:
+                record["trials"] = len(trials)
+                for part, parts in ((trials, trial_parts), (curves, curve_parts)):
+                    parts.append(part.assign(method=run["method"], seed=run["seed"]))
+        runs.append(record)
+    trials = pd.concat(trial_parts, ignore_index=True) if trial_parts else pd.DataFrame()
+    curves = pd.concat(curve_parts, ignore_index=True) if curve_parts else pd.DataFrame()
+    return manifest, pd.DataFrame(runs), trials, curves

@@ -1,0 +1,136 @@
+"""`tune-jobs report` and `tune-jobs export-optuna`: read finished experiments.
+
+Exit codes: 0 done, 2 bad input (a path that is not an experiment or compare folder, an existing
+study, a bad storage URL), reported before anything is written.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from trainables import metrics
+
+TIME_TOTAL = "time_total_s"  # the same default as analysis.results.TIME_TOTAL
+DASHBOARD_HINT = "pip install optuna-dashboard && optuna-dashboard {storage}"
+
+
+def add_analysis_parsers(subparsers: argparse._SubParsersAction) -> None:
+    """Add `report` and `export-optuna` to a CLI's sub-command parsers; each sets `func`."""
+    report = subparsers.add_parser(
+        "report",
+        help="write report.md and report.html for experiments and compare folders",
+        description="Tables and figures of Ray Tune experiments (best trials, curves, importance)"
+        " and of compare folders (per-method statistics over seeds, anytime curves, ranks).",
+    )
+    report.add_argument(
+        "paths", nargs="+", metavar="PATH", help="experiment or compare folder (path or URI)"
+    )
+    report.add_argument("--out", type=Path, required=True, help="folder for the report and PNGs")
+    _metric_options(report)
+    report.add_argument(
+        "--time-column",
+        default=TIME_TOTAL,
+        help="per-trial running seconds to count (default: Ray's time_total_s; a replay's "
+        "simulated-seconds column)",
+    )
+    report.add_argument(
+        "--target", type=float, help="score for 'time to target' (default: median of all runs)"
+    )
+    report.set_defaults(func=cmd_report)
+
+    export = subparsers.add_parser(
+        "export-optuna",
+        help="write an experiment's trials into an Optuna study (for optuna-dashboard)",
+        description="Write the trials, hyperparameters and per-epoch scores of one Ray Tune "
+        "experiment into a new Optuna study. Browse it with: "
+        + DASHBOARD_HINT.format(storage="sqlite:///FILE.db"),
+    )
+    export.add_argument("path", metavar="PATH", help="experiment folder (path or URI)")
+    export.add_argument(
+        "--storage", required=True, help="Optuna storage URL, e.g. sqlite:///tune.db"
+    )
+    export.add_argument("--study-name", help="default: the experiment folder's name")
+    _metric_options(export)
+    export.set_defaults(func=cmd_export_optuna)
+
+
+def _metric_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--metric", default=metrics.METRIC, help=f"selection metric (default {metrics.METRIC})"
+    )
+    parser.add_argument("--mode", choices=("max", "min"), default=metrics.MODE)
+
+
+def _error(message: str) -> int:
+    print(f"tune-jobs: error: {message}", file=sys.stderr)
+    return 2
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    # Imported here so that `tune-jobs --help` does not pay for matplotlib, scipy and Ray Tune.
+    from analysis.report import report_kind, write_report
+    from analysis.results import NotAnExperimentError
+
+    if args.out.exists() and not args.out.is_dir():
+        return _error(f"--out {args.out} exists and is not a folder")
+    try:
+        for path in args.paths:
+            report_kind(path)
+        written = write_report(
+            args.paths, args.out, args.metric, args.mode, args.time_column, args.target
+        )
+    except NotAnExperimentError as error:
+        return _error(str(error))
+    except KeyError as error:  # a --time-column or --metric the trials never reported
+        return _error(str(error).strip("'\""))
+    print(f"Report: {written[0]}  (HTML: {written[1]})")
+    print(f"{len(written) - 2} figures in {args.out}")
+    return 0
+
+
+def cmd_export_optuna(args: argparse.Namespace) -> int:
+    import optuna
+
+    from analysis.optuna_export import export_study
+    from analysis.results import (
+        NotAnExperimentError,
+        curves_frame,
+        is_compare_folder,
+        load_experiment,
+        trials_frame,
+    )
+
+    if "://" not in args.storage:
+        return _error(f"--storage expects a URL such as sqlite:///tune.db, got {args.storage!r}")
+    if is_compare_folder(args.path):
+        return _error(f"{args.path} is a compare folder; export one of its run folders at a time")
+    try:
+        grid = load_experiment(args.path)
+    except NotAnExperimentError as error:
+        return _error(str(error))
+    curves = curves_frame(grid)
+    trials = trials_frame(grid, curves, args.metric, args.mode)
+    name = args.study_name or Path(str(args.path).rstrip("/")).name
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    try:
+        study = export_study(
+            trials,
+            curves,
+            args.storage,
+            name,
+            args.metric,
+            args.mode,
+            {"tune_path": str(args.path)},
+        )
+    except optuna.exceptions.DuplicatedStudyError:
+        return _error(
+            f"study {name!r} already exists in {args.storage}; choose another --study-name"
+        )
+    except Exception as error:  # SQLAlchemy's errors for unusable URLs: say which
+        return _error(f"cannot write to --storage {args.storage}: {error}")
+    best = f"; best {args.metric} {study.best_value:.4f}" if len(study.best_trials) else ""
+    print(f"Wrote {len(study.trials)} trials to study {name!r} in {args.storage}{best}")
+    print(f"Browse it: {DASHBOARD_HINT.format(storage=args.storage)}")
+    return 0
