@@ -1,1 +1,0 @@
-"""Model probes: AlexNet introspection, adversarial examples, CIFAR-10 samples, conv1 filters."""
