@@ -151,3 +151,145 @@ def batches(
     for start in range(0, len(y), batch_size):
         index = order[start : start + batch_size]
         yield x[index], y[index]
+
+
+# CIFAR-10 (Problem 6): torchvision's `cifar-10-batches-py/`, or any ImageFolder tree.
+CIFAR10_FOLDER = "cifar-10-batches-py"
+CIFAR10_FILES = (
+    *(f"data_batch_{index}" for index in range(1, 6)),
+    "test_batch",
+    "batches.meta",
+)
+CIFAR10_ARCHIVE = "cifar-10-python.tar.gz"
+CIFAR10_CLASSES = (
+    "airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck",
+)  # fmt: skip
+# The statistics the ImageNet-pretrained torchvision models were trained with.
+IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
+IMAGE_FOLDER_SPLITS = ("train", "test")
+CIFAR10_IMAGE_SIZE = 32
+
+
+def is_image_folder_tree(root: Path) -> bool:
+    """True when `root` holds `train/` and `test/` folders (ImageFolder layout)."""
+    return all((root / split).is_dir() for split in IMAGE_FOLDER_SPLITS)
+
+
+def load_cifar10(
+    data_dir: str | os.PathLike | None = None,
+    download: bool = True,
+    image_size: int = CIFAR10_IMAGE_SIZE,
+) -> ImageSplits:
+    """CIFAR-10 as uint8 N x 3 x H x W, with a seeded validation split and ImageNet statistics.
+
+    Reads an ImageFolder tree (`<root>/train/<class>/*`, `<root>/test/<class>/*`) when `root` holds
+    one, else torchvision's `<root>/cifar-10-batches-py/`, downloading it when missing.
+    """
+    root = resolve_data_dir(data_dir)
+    if is_image_folder_tree(root):
+        return load_image_folder(root, image_size)
+    folder = root / CIFAR10_FOLDER
+    missing = [name for name in CIFAR10_FILES if not (folder / name).is_file()]
+    from torchvision.datasets import CIFAR10
+
+    if missing:
+        message = _cifar10_missing_message(root, missing)
+        if not download:
+            raise DataNotFoundError(message)
+        archive_existed = (root / CIFAR10_ARCHIVE).exists()
+        created = _first_missing_ancestor(root)
+        try:
+            CIFAR10(str(root), train=True, download=True)
+        except Exception as error:  # offline: URLError / OSError / RuntimeError
+            if created is not None:
+                shutil.rmtree(created, ignore_errors=True)
+            elif not archive_existed:
+                (root / CIFAR10_ARCHIVE).unlink(missing_ok=True)
+            raise DataNotFoundError(f"{message}\nDownload failed: {error}") from error
+    train = CIFAR10(str(root), train=True, download=False)
+    test = CIFAR10(str(root), train=False, download=False)
+    to_tensor = lambda images: torch.from_numpy(images).permute(0, 3, 1, 2).contiguous()  # noqa: E731
+    train_x, train_y, val_x, val_y = split_train_val(
+        _square(to_tensor(train.data), image_size), torch.tensor(train.targets)
+    )
+    return ImageSplits(
+        train_x, train_y, val_x, val_y,
+        _square(to_tensor(test.data), image_size), torch.tensor(test.targets),
+        IMAGENET_MEAN, IMAGENET_STD, len(train.classes),
+    )  # fmt: skip
+
+
+def load_image_folder(root: str | os.PathLike, image_size: int = CIFAR10_IMAGE_SIZE) -> ImageSplits:
+    """An ImageFolder tree (`train/<class>/*`, `test/<class>/*`) decoded once to uint8 tensors.
+
+    Images are resized (shorter side) and center-cropped to `image_size` when they differ.
+    """
+    from torchvision.datasets import ImageFolder
+
+    root = Path(root)
+    try:
+        train = ImageFolder(str(root / "train"))
+        test = ImageFolder(str(root / "test"))
+    except (FileNotFoundError, OSError) as error:
+        raise DataNotFoundError(
+            f"{root} is not a usable ImageFolder tree: {error}. "
+            + _cifar10_missing_message(root, [])
+        ) from None
+    if train.classes != test.classes:
+        raise DataNotFoundError(
+            f"{root}/train and {root}/test name different classes: "
+            f"{train.classes} vs {test.classes}"
+        )
+    train_x, train_y = _decode_samples(train.samples, image_size)
+    test_x, test_y = _decode_samples(test.samples, image_size)
+    train_x, train_y, val_x, val_y = split_train_val(train_x, train_y)
+    return ImageSplits(
+        train_x, train_y, val_x, val_y, test_x, test_y,
+        IMAGENET_MEAN, IMAGENET_STD, len(train.classes),
+    )  # fmt: skip
+
+
+def cifar10_classes(data_dir: str | os.PathLike | None = None) -> tuple[str, ...]:
+    """Class names in label order: the ImageFolder tree's folders, else CIFAR-10's own."""
+    root = resolve_data_dir(data_dir)
+    if is_image_folder_tree(root):
+        from torchvision.datasets.folder import find_classes
+
+        return tuple(find_classes(str(root / "train"))[0])
+    return CIFAR10_CLASSES
+
+
+def _decode_samples(
+    samples: list[tuple[str, int]], image_size: int
+) -> tuple[torch.Tensor, torch.Tensor]:
+    import numpy as np
+    from torchvision.datasets.folder import default_loader  # ImageFolder's own: PIL, RGB
+
+    images = torch.empty(len(samples), 3, image_size, image_size, dtype=torch.uint8)
+    for index, (path, _) in enumerate(samples):
+        try:
+            image = torch.from_numpy(np.array(default_loader(path))).permute(2, 0, 1)
+        except OSError as error:  # PIL.UnidentifiedImageError, truncated files
+            raise DataNotFoundError(f"cannot decode image {path}: {error}") from None
+        images[index] = _square(image.unsqueeze(0), image_size)[0]
+    labels = torch.tensor([label for _, label in samples], dtype=torch.int64)
+    return images, labels
+
+
+def _square(images: torch.Tensor, size: int) -> torch.Tensor:
+    """Resize the shorter side to `size` and center-crop to size x size (a no-op when it fits)."""
+    if images.shape[-2:] == (size, size):
+        return images
+    from torchvision.transforms.v2 import functional as TF
+
+    return TF.center_crop(TF.resize(images, size, antialias=True), [size, size])
+
+
+def _cifar10_missing_message(root: Path, missing: list[str]) -> str:
+    found = f" (missing {', '.join(missing)})" if missing else ""
+    return (
+        f"CIFAR-10 not found in {root}/: expected an ImageFolder tree {root}/train/<class>/*.jpg "
+        f"and {root}/test/<class>/*.jpg, or torchvision's {root}/{CIFAR10_FOLDER}/ with "
+        f"{', '.join(CIFAR10_FILES)}{found}. Point at a folder that holds one with --data-dir DIR "
+        f"or the environment variable {DATA_DIR_ENV}=DIR."
+    )

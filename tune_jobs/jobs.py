@@ -6,10 +6,14 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from search_spaces.cifar10 import cifar10_transfer_space
 from search_spaces.mnist import mnist_l2_space
 from search_spaces.space import SearchSpace
 from trainables import metrics
-from trainables.data import ImageSplits, load_mnist
+from trainables.cifar10 import coerce as coerce_cifar10
+from trainables.cifar10 import train_cifar10
+from trainables.cifar10 import validate as validate_cifar10
+from trainables.data import ImageSplits, load_cifar10, load_mnist
 from trainables.mnist import MnistConfig, coerce, train_mnist
 
 
@@ -57,6 +61,16 @@ JOBS: dict[str, Job] = {
             load_data=load_mnist,
             validate=MnistConfig.from_dict,
             coerce=coerce,
+            max_epochs=10,
+        ),
+        Job(
+            name="cifar10-transfer",
+            description="Problem 6: ResNet18 transfer learning on CIFAR-10, fc or conv1 fine-tuned",
+            trainable=train_cifar10,
+            space=cifar10_transfer_space,
+            load_data=load_cifar10,
+            validate=validate_cifar10,
+            coerce=coerce_cifar10,
             max_epochs=10,
         ),
     )

@@ -1,0 +1,1 @@
+"""Model probes: AlexNet introspection, adversarial examples, CIFAR-10 samples, conv1 filters."""
