@@ -13,7 +13,7 @@ from torch import nn
 
 from trainables import metrics as m
 from trainables.data import ImageSplits, batches, normalize
-from trainables.reporting import report, restored_state, trial_cpus
+from trainables.reporting import inject_faults, report, restored_state, trial_cpus
 from trainables.training import OPTIMIZERS, build_optimizer, evaluate, train_epoch
 
 INITS = ("default", "kaiming", "xavier")
@@ -195,6 +195,7 @@ def train_mnist(config: dict[str, Any], data: ImageSplits) -> None:
             m.TEST_ACC: test_acc,
             m.DIVERGED: not stats.finite,
         }
+        inject_faults(epoch + 1, restored=start_epoch > 0)  # inert unless a test asks
         if not stats.finite:
             report(results)  # no checkpoint: the weights are no longer numbers
             return

@@ -6,7 +6,9 @@ here means the next rename touches one file.
 
 from __future__ import annotations
 
+import os
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
@@ -15,16 +17,44 @@ import torch
 from ray import tune
 
 CHECKPOINT_FILE = "checkpoint.pt"
+NODE_ID = "node_id"  # the Ray node that ran the epoch: shows where trials ran on a cluster
+
+# Fault injection for tests, inert unless set. CRASH_AT_EPOCH=E raises before epoch E is reported,
+# in an attempt that did not restore a checkpoint (so a retry restored from one runs on);
+# EPOCH_DELAY=S sleeps S seconds after each report, to give a test time to act mid-run.
+CRASH_AT_EPOCH_ENV = "TUNE_JOBS_CRASH_AT_EPOCH"
+EPOCH_DELAY_ENV = "TUNE_JOBS_EPOCH_DELAY"
+
+
+class InjectedFault(RuntimeError):
+    """The crash asked for by TUNE_JOBS_CRASH_AT_EPOCH."""
+
+
+def inject_faults(epoch: int, restored: bool) -> None:
+    """Crash at `epoch` if TUNE_JOBS_CRASH_AT_EPOCH asks for it (see above); else nothing."""
+    crash = os.environ.get(CRASH_AT_EPOCH_ENV)
+    if crash and not restored and epoch == int(crash):
+        raise InjectedFault(f"{CRASH_AT_EPOCH_ENV}={crash}: injected crash at epoch {epoch}")
+
+
+def fault_env() -> dict[str, str]:
+    """The fault-injection variables set in this process, to pass on to a cluster's workers."""
+    names = (CRASH_AT_EPOCH_ENV, EPOCH_DELAY_ENV)
+    return {name: os.environ[name] for name in names if os.environ.get(name)}
 
 
 def report(metrics: dict[str, Any], state: dict[str, Any] | None = None) -> None:
     """Report one epoch's metrics, with `state` (model, optimizer, epoch, ...) as its checkpoint."""
+    if ray.is_initialized():
+        metrics = {**metrics, NODE_ID: ray.get_runtime_context().get_node_id()}
     if state is None:
         tune.report(metrics)
-        return
-    with tempfile.TemporaryDirectory() as folder:
-        torch.save(state, Path(folder) / CHECKPOINT_FILE)
-        tune.report(metrics, checkpoint=tune.Checkpoint.from_directory(folder))
+    else:
+        with tempfile.TemporaryDirectory() as folder:
+            torch.save(state, Path(folder) / CHECKPOINT_FILE)
+            tune.report(metrics, checkpoint=tune.Checkpoint.from_directory(folder))
+    if os.environ.get(EPOCH_DELAY_ENV):
+        time.sleep(float(os.environ[EPOCH_DELAY_ENV]))
 
 
 def restored_state() -> dict[str, Any] | None:

@@ -21,6 +21,7 @@ from tune_jobs.runner import (
     load_data,
     prepare,
 )
+from tune_jobs.service_cli import add_service_parsers
 from tune_jobs.theory_cli import add_theory_parser
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
@@ -41,6 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.set_defaults(func=cmd_run)
 
     add_theory_parser(commands)
+    add_service_parsers(commands)
     add_analysis_parsers(commands)
     return parser
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import ray
@@ -104,6 +105,9 @@ def prepare(options: RunOptions) -> Prepared:
         samples=1 if options.smoke_test else options.samples,
         concurrency=options.concurrency,
     )
+    from tune_jobs.cluster import check_address  # it imports this module
+
+    check_address(options.address)
     storage = _storage_uri(options.storage)
     name = options.name or f"{job.name}-{method.name}-{time.strftime('%Y%m%d-%H%M%S')}"
     _refuse_existing(storage, name)
@@ -142,6 +146,7 @@ def load_data(prepared: Prepared):
 
 def execute(prepared: Prepared, data) -> tune.ResultGrid:
     """Run the experiment; Ray must be initialized (or is started locally)."""
+    check_storage(prepared.storage)
     job, settings = prepared.job, prepared.settings
     plan = get_method(prepared.method).build(prepared.space, settings)
     trainable = tune.with_resources(
@@ -172,12 +177,13 @@ def execute(prepared: Prepared, data) -> tune.ResultGrid:
         ),
     )
     started = time.time()
+    _write_run_file(prepared, started, None)  # first: `resume` needs it after a crash
     results = tuner.fit()
     _write_run_file(prepared, started, time.time())
     return results
 
 
-def _write_run_file(prepared: Prepared, started: float, ended: float) -> None:
+def _write_run_file(prepared: Prepared, started: float, ended: float | None) -> None:
     record = {
         "options": asdict(prepared.options),
         "job": prepared.job.name,
@@ -190,17 +196,100 @@ def _write_run_file(prepared: Prepared, started: float, ended: float) -> None:
         from pyarrow import fs
 
         filesystem, root = fs.FileSystem.from_uri(prepared.storage)
+        filesystem.create_dir(f"{root}/{prepared.name}", recursive=True)
         with filesystem.open_output_stream(f"{root}/{prepared.name}/{RUN_FILE}") as stream:
             stream.write(json.dumps(record, indent=2, default=str).encode())
     else:
         path = Path(prepared.storage) / prepared.name / RUN_FILE
+        path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(record, indent=2, default=str))
 
 
 def ensure_ray(address: str | None = None) -> None:
-    """Connect to `address`, or start a local Ray in this process if none is running."""
+    """Connect to `address`, or start a local Ray in this process if none is running.
+
+    An unreachable address fails in seconds (Ray itself would retry for a minute); a token for
+    Ray's token authentication is sent when one is at hand.
+    """
     if not ray.is_initialized():
-        ray.init(address=address, logging_level="ERROR", configure_logging=True)
+        from tune_jobs.cluster import check_address, driver_runtime_env, enable_token_auth
+
+        check_address(address)
+        enable_token_auth()
+        ray.init(
+            address=address,
+            runtime_env=driver_runtime_env(address),
+            logging_level="ERROR",
+            configure_logging=True,
+        )
+
+
+def check_storage(storage: str) -> None:
+    """Refuse a plain local --storage when the connected cluster has several nodes."""
+    from tune_jobs.cluster import alive_nodes, check_shared_storage
+
+    check_shared_storage(storage, alive_nodes())
+
+
+def read_run_file(path: str) -> dict[str, Any]:
+    """The `RUN_FILE` of experiment folder `path` (local or URI); BadInputError if it is not one."""
+    path = _storage_uri(path)
+    if not tune.Tuner.can_restore(path):
+        raise BadInputError(
+            f"{path} is not a Ray Tune experiment folder (no tuner.pkl, which Tune writes when "
+            "an experiment starts and Tuner.restore reads)"
+        )
+    try:
+        if "://" in path:
+            from pyarrow import fs
+
+            filesystem, root = fs.FileSystem.from_uri(path)
+            with filesystem.open_input_stream(f"{root}/{RUN_FILE}") as stream:
+                return json.loads(stream.read())
+        return json.loads((Path(path) / RUN_FILE).read_text())
+    except (FileNotFoundError, OSError, json.JSONDecodeError) as error:
+        raise BadInputError(
+            f"{path} was not started by tune-jobs: its {RUN_FILE} is missing or unreadable "
+            f"({error})"
+        ) from None
+
+
+def resume(path: str, address: str | None = None) -> tuple[tune.ResultGrid, Job]:
+    """Continue the experiment at `path`: unfinished and errored trials from their checkpoints.
+
+    The run file rebuilds the trainable with the same data; Ray's `Tuner.restore` does the rest.
+    """
+    record = read_run_file(path)
+    path = _storage_uri(path)
+    known = {f.name for f in fields(RunOptions)}
+    options = RunOptions(**{k: v for k, v in record["options"].items() if k in known})
+    job = get_job(record["job"])
+    data = load_data(SimpleNamespace(options=options, job=job))  # all load_data reads
+    ensure_ray(address)
+    check_storage(path)
+    trainable = tune.with_resources(
+        tune.with_parameters(job.trainable, data=data), {"cpu": options.cpus_per_trial}
+    )
+    tuner = tune.Tuner.restore(
+        path, trainable=trainable, resume_unfinished=True, resume_errored=True
+    )
+    results = tuner.fit()
+    record.setdefault("resumed", []).append(time.time())
+    record["ended"] = time.time()
+    _write_json(path, record)
+    return results, job
+
+
+def _write_json(experiment: str, record: dict[str, Any]) -> None:
+    text = json.dumps(record, indent=2, default=str)
+    if "://" in experiment:
+        from pyarrow import fs
+
+        filesystem, root = fs.FileSystem.from_uri(experiment)
+        with filesystem.open_output_stream(f"{root}/{RUN_FILE}") as stream:
+            stream.write(text.encode())
+    else:
+        (Path(experiment) / RUN_FILE).write_text(text)
 
 
 def best_summary(results: tune.ResultGrid, job: Job) -> dict[str, Any]:
