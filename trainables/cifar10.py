@@ -28,7 +28,13 @@ from trainables.resnet_transfer import (
     build_transfer_resnet,
     check_weights,
 )
-from trainables.training import OPTIMIZERS, build_optimizer, evaluate, train_epoch
+from trainables.training import (
+    OPTIMIZERS,
+    build_optimizer,
+    evaluate,
+    set_hyperparameters,
+    train_epoch,
+)
 
 # Metrics of this trainable beyond the ones every trainable reports.
 EARLY_STOPPED = "early_stopped"  # True on the last report of a trial stopped by its patience
@@ -179,13 +185,7 @@ def train_cifar10(config: dict[str, Any], data: ImageSplits) -> None:
     if state is not None:
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
-        # The config wins over the checkpoint's values (PBT hands a trial new ones). The first
-        # group is the decayed one, as build_optimizer orders them.
-        for index, group in enumerate(optimizer.param_groups):
-            group["lr"] = cfg.lr
-            group["weight_decay"] = cfg.weight_decay if index == 0 else 0.0
-            if group.get("momentum"):
-                group["momentum"] = cfg.momentum
+        set_hyperparameters(optimizer, cfg.lr, cfg.weight_decay, cfg.momentum)
         start_epoch = state["epoch"]
         conv1_before = state[CONV1_BEFORE]
         stopper = EarlyStopping(cfg.patience, float(state["best"]), int(state["bad_epochs"]))

@@ -14,7 +14,13 @@ from torch import nn
 from trainables import metrics as m
 from trainables.data import ImageSplits, batches, normalize
 from trainables.reporting import inject_faults, report, restored_state, trial_cpus
-from trainables.training import OPTIMIZERS, build_optimizer, evaluate, train_epoch
+from trainables.training import (
+    OPTIMIZERS,
+    build_optimizer,
+    evaluate,
+    set_hyperparameters,
+    train_epoch,
+)
 
 INITS = ("default", "kaiming", "xavier")
 MAX_CONV_LAYERS = 4  # 28x28 halves to 1x1 after four 2x2 poolings
@@ -172,6 +178,9 @@ def train_mnist(config: dict[str, Any], data: ImageSplits) -> None:
     if state is not None:
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
+        set_hyperparameters(
+            optimizer, cfg.lr, cfg.weight_decay, cfg.momentum, (cfg.beta1, cfg.beta2)
+        )
         start_epoch = state["epoch"]
 
     train_x = normalize(data.train_x, data.mean, data.std)

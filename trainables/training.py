@@ -50,6 +50,27 @@ def build_optimizer(
     raise ValueError(f"unknown optimizer {name!r}; choose one of {', '.join(OPTIMIZERS)}")
 
 
+def set_hyperparameters(
+    optimizer: torch.optim.Optimizer,
+    lr: float,
+    weight_decay: float = 0.0,
+    momentum: float = 0.0,
+    betas: tuple[float, float] = (0.9, 0.999),
+) -> None:
+    """Impose a config's values on an optimizer whose state came from a checkpoint.
+
+    `load_state_dict` restores the saved hyperparameters too; after a PBT exploit the config has
+    new ones, which must win. The decayed group is the first, as `build_optimizer` orders them.
+    """
+    for index, group in enumerate(optimizer.param_groups):
+        group["lr"] = lr
+        group["weight_decay"] = weight_decay if index == 0 else 0.0
+        if "momentum" in group and group["momentum"]:
+            group["momentum"] = momentum
+        if "betas" in group:
+            group["betas"] = betas
+
+
 def l1_penalty(model: nn.Module, strength: float) -> torch.Tensor:
     """strength * sum |w| over `penalized_parameters` (differentiable)."""
     total = sum(p.abs().sum() for p in penalized_parameters(model))

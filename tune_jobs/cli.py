@@ -5,12 +5,16 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
 from collections.abc import Sequence
+from pathlib import Path
 
 from search_spaces.methods import METHODS
 from trainables.data import DataNotFoundError
 from tune_jobs.analysis_cli import add_analysis_parsers
+from tune_jobs.compare import MANIFEST, parse_methods, run_compare
 from tune_jobs.jobs import JOBS
+from tune_jobs.probe_cli import add_probe_parser
 from tune_jobs.runner import (
     DEFAULT_STORAGE,
     BadInputError,
@@ -36,14 +40,28 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
 
     commands.add_parser("list", help="print the jobs and HPO methods").set_defaults(func=cmd_list)
+    commands.add_parser(
+        "methods", help="the HPO methods as a table: family, knobs, pros and cons"
+    ).set_defaults(func=cmd_methods)
 
     run = commands.add_parser("run", help="run a tune job")
     add_run_options(run)
+
+    compare = commands.add_parser(
+        "compare", help="run several HPO methods x seeds under one epoch budget"
+    )
+    compare.add_argument("job", help=f"one of: {', '.join(JOBS)}")
+    compare.add_argument("--methods", required=True, help="comma-separated methods, or 'all'")
+    compare.add_argument("--seeds", type=int, default=1, help="seeds per method (first: --seed)")
+    compare.add_argument("--seed", type=int, default=0)
+    add_run_options(compare, job=False)
+    compare.set_defaults(func=cmd_compare)
     run.set_defaults(func=cmd_run)
 
     add_theory_parser(commands)
-    add_service_parsers(commands)
+    add_probe_parser(commands)
     add_analysis_parsers(commands)
+    add_service_parsers(commands)
     return parser
 
 
@@ -128,6 +146,42 @@ def cmd_list(args: argparse.Namespace) -> int:
     print("Methods:")
     for method in METHODS.values():
         print(f"  {method.name:<18} {method.summary}")
+    return EXIT_OK
+
+
+def cmd_methods(args: argparse.Namespace) -> int:
+    rows = [
+        (
+            m.name,
+            m.family,
+            "yes" if m.seeded else "no",
+            ", ".join(f"{k}={v}" for k, v in m.knobs.items()) or "-",
+        )
+        for m in METHODS.values()
+    ]
+    header = ("method", "family", "seeded", "knobs")
+    widths = [max(len(row[i]) for row in (header, *rows)) for i in range(3)]
+    for row in (header, *rows):
+        print(
+            "  ".join(cell.ljust(width) for cell, width in zip(row[:3], widths, strict=True))
+            + "  "
+            + row[3]
+        )
+    for method in METHODS.values():
+        print(f"\n{method.name}: {method.summary}\n  + {method.pros}\n  - {method.cons}")
+    return EXIT_OK
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    methods = parse_methods(args.methods)
+    name = args.name or f"compare-{args.job}-{time.strftime('%Y%m%d-%H%M%S')}"
+    base = run_options(args, job=args.job, name=None)
+    parent = run_compare(base, methods, args.seeds, name)
+    print(f"\nComparison: {parent} (manifest.json lists every run)")
+    manifest = json.loads(Path(parent, MANIFEST).read_text()) if "://" not in parent else None
+    if manifest and any(run["status"] != "finished" for run in manifest["runs"]):
+        print("Some runs failed; see manifest.json.", file=sys.stderr)
+        return EXIT_FAILED
     return EXIT_OK
 
 

@@ -12,9 +12,10 @@ from typing import Any
 import ray
 from ray import tune
 
-from search_spaces.methods import MethodSettings, get_method
+from search_spaces.methods import MethodSettings, MissingPackageError, Plan, get_method
 from search_spaces.space import SearchSpace
 from trainables import metrics
+from tune_jobs.budget import EpochBudget
 from tune_jobs.jobs import Job, get_job
 
 DEFAULT_STORAGE = "./results"
@@ -74,6 +75,7 @@ class Prepared:
     method: str
     space: SearchSpace
     settings: MethodSettings
+    plan: Plan
     storage: str
     name: str
 
@@ -104,14 +106,19 @@ def prepare(options: RunOptions) -> Prepared:
         seed=options.seed,
         samples=1 if options.smoke_test else options.samples,
         concurrency=options.concurrency,
+        budget_epochs=options.budget_epochs,
     )
+    try:  # builds the searcher now: a missing package or an unsuited space stops us here
+        plan = method.build(space, settings)
+    except (MissingPackageError, ValueError) as error:
+        raise BadInputError(str(error)) from None
     from tune_jobs.cluster import check_address  # it imports this module
 
     check_address(options.address)
     storage = _storage_uri(options.storage)
     name = options.name or f"{job.name}-{method.name}-{time.strftime('%Y%m%d-%H%M%S')}"
     _refuse_existing(storage, name)
-    return Prepared(options, job, method.name, space, settings, storage, name)
+    return Prepared(options, job, method.name, space, settings, plan, storage, name)
 
 
 def _storage_uri(storage: str) -> str:
@@ -146,12 +153,11 @@ def load_data(prepared: Prepared):
 
 def execute(prepared: Prepared, data) -> tune.ResultGrid:
     """Run the experiment; Ray must be initialized (or is started locally)."""
+    job, plan, options = prepared.job, prepared.plan, prepared.options
     check_storage(prepared.storage)
-    job, settings = prepared.job, prepared.settings
-    plan = get_method(prepared.method).build(prepared.space, settings)
     trainable = tune.with_resources(
         tune.with_parameters(job.trainable, data=data),
-        {"cpu": prepared.options.cpus_per_trial},
+        {"cpu": options.cpus_per_trial},
     )
     tuner = tune.Tuner(
         trainable,
@@ -162,6 +168,7 @@ def execute(prepared: Prepared, data) -> tune.ResultGrid:
             search_alg=plan.search_alg,
             scheduler=plan.scheduler,
             num_samples=plan.num_samples,
+            time_budget_s=options.time_budget,
         ),
         run_config=tune.RunConfig(
             name=prepared.name,
@@ -172,7 +179,8 @@ def execute(prepared: Prepared, data) -> tune.ResultGrid:
                 checkpoint_score_attribute=job.metric,
                 checkpoint_score_order=job.mode,
             ),
-            failure_config=tune.FailureConfig(max_failures=prepared.options.max_failures),
+            failure_config=tune.FailureConfig(max_failures=options.max_failures),
+            stop=EpochBudget(options.budget_epochs) if options.budget_epochs else None,
             verbose=1,
         ),
     )

@@ -2,31 +2,56 @@
 
 from __future__ import annotations
 
+import sys
+
 import pytest
 from ray import tune
 
-from search_spaces.methods import METHODS, MethodSettings, UnknownMethodError, get_method
-from search_spaces.space import Choice, Float, SearchSpace
+from search_spaces.methods import (
+    METHODS,
+    IncompatibleSpaceError,
+    MethodSettings,
+    MissingPackageError,
+    UnknownMethodError,
+    get_method,
+)
+from search_spaces.space import Choice, Float, Int, SearchSpace
+from trainables.reporting import report, restored_state
+from tune_jobs.budget import EpochBudget
 
 SPACE = SearchSpace(
-    {"x": Float(0.01, 1.0, grid=(0.1, 0.9), log=True), "kind": Choice(("a", "b"))},
+    {
+        "x": Float(0.01, 1.0, grid=(0.1, 0.9), log=True),
+        "y": Float(0.0, 1.0, grid=(0.5,)),
+        "kind": Choice(("a", "b")),
+    },
     fixed={"offset": 0.0},
 )
-MAX_EPOCHS = 4
+CONCURRENCY = 2
 
 
 def analytic(config):
-    """Accuracy climbs with epochs towards a ceiling set by the config; no learning involved."""
-    ceiling = 1 - abs(config["x"] - 0.5) - (0.1 if config["kind"] == "b" else 0.0)
-    for epoch in range(1, MAX_EPOCHS + 1):
-        tune.report({"val_acc": ceiling * epoch / MAX_EPOCHS, "epoch": epoch})
+    """Accuracy climbs with epochs towards a ceiling set by the config; resumable, no learning."""
+    ceiling = (
+        1 - abs(config["x"] - 0.5) - 0.2 * abs(config["y"] - 0.3) - 0.1 * (config["kind"] == "b")
+    )
+    state = restored_state() or {"epoch": 0, "origin": tune.get_context().get_trial_id()}
+    restored_from = state["origin"] if state["epoch"] else ""
+    for epoch in range(state["epoch"] + 1, config["max_epochs"] + 1):
+        metrics = {"val_acc": ceiling * epoch / config["max_epochs"], "epoch": epoch}
+        own = {"epoch": epoch, "origin": tune.get_context().get_trial_id()}
+        report({**metrics, "restored_from": restored_from}, own)
 
 
-def run(method: str, tmp_path, seed: int = 0, samples: int = 6):
-    settings = MethodSettings("val_acc", "max", MAX_EPOCHS, seed=seed, samples=samples)
-    plan = get_method(method).build(SPACE, settings)
+def run(method, folder, seed=0, samples=6, max_epochs=4, budget=None, space=SPACE):
+    space = space.pin({"max_epochs": max_epochs})
+    settings = MethodSettings(
+        "val_acc", "max", max_epochs, seed=seed, samples=samples, budget_epochs=budget,
+        concurrency=CONCURRENCY,
+    )  # fmt: skip
+    plan = get_method(method).build(space, settings)
     tuner = tune.Tuner(
-        analytic,
+        tune.with_resources(analytic, {"cpu": 1}),
         param_space=plan.param_space,
         tune_config=tune.TuneConfig(
             metric="val_acc",
@@ -34,30 +59,63 @@ def run(method: str, tmp_path, seed: int = 0, samples: int = 6):
             search_alg=plan.search_alg,
             scheduler=plan.scheduler,
             num_samples=plan.num_samples,
+            max_concurrent_trials=CONCURRENCY,
         ),
-        run_config=tune.RunConfig(storage_path=str(tmp_path), name=f"{method}-{seed}", verbose=0),
+        run_config=tune.RunConfig(
+            storage_path=str(folder),
+            name=f"{method}-{seed}",
+            verbose=0,
+            stop=EpochBudget(budget) if budget else None,
+        ),
     )
     return tuner.fit()
 
 
+def first_proposals(results, count=2):
+    started = [r for r in results if r.config and r.metrics]
+    # experiment_tag starts with the trial's creation index ("3_kind=a,...").
+    ordered = sorted(started, key=lambda r: int(r.metrics["experiment_tag"].split("_")[0]))
+    return [(round(r.config["x"], 9), r.config["kind"]) for r in ordered[:count]]
+
+
+def suggestions(method, seed, count=2):
+    """The searcher's first proposals, asked directly: what a seed must make repeatable."""
+    settings = MethodSettings("val_acc", "max", 4, seed=seed, concurrency=CONCURRENCY)
+    plan = get_method(method).build(SPACE, settings)
+    plan.search_alg.set_search_properties("val_acc", "max", plan.param_space)
+    proposals = [plan.search_alg.suggest(f"trial{i}") for i in range(count)]
+    return [(round(p["x"], 9), p["kind"]) for p in proposals]
+
+
+def epochs_trained(results):
+    return sum(len(r.metrics_dataframe) for r in results if r.metrics_dataframe is not None)
+
+
 @pytest.mark.parametrize("method", sorted(METHODS))
-def test_method_finishes_with_a_best_config_inside_the_space(method, ray_local, tmp_path):
-    results = run(method, tmp_path)
+def test_method_finishes_within_budget_and_space(method, ray_local, tmp_path):
+    budget = 12
+    results = run(method, tmp_path / "a", budget=budget, samples=None)
     assert results.num_errors == 0 and len(results) >= 1
+    assert epochs_trained(results) <= budget + CONCURRENCY
     best = results.get_best_result().config
-    assert 0.01 <= best["x"] <= 1.0 and best["kind"] in ("a", "b")
+    assert 0.01 <= best["x"] <= 1.0 and 0.0 <= best["y"] <= 1.0 and best["kind"] in ("a", "b")
     assert best["offset"] == 0.0
-    epochs = sum(len(r.metrics_dataframe) for r in results)
-    assert epochs <= len(results) * MAX_EPOCHS
 
 
-@pytest.mark.parametrize("method", ["random", "asha"])
-def test_seeded_methods_repeat_their_proposals(method, ray_local, tmp_path):
-    def proposals(seed, folder):
-        return sorted((r.config["x"], r.config["kind"]) for r in run(method, folder, seed=seed))
+SEARCHERS = ("bohb", "cmaes", "ga", "gp", "hyperopt", "pso", "tpe")  # model or population
 
-    assert proposals(3, tmp_path / "a") == proposals(3, tmp_path / "b")
-    assert proposals(3, tmp_path / "c") != proposals(4, tmp_path / "d")
+
+@pytest.mark.parametrize("method", SEARCHERS)
+def test_searcher_repeats_with_its_seed_and_varies_across_seeds(method):
+    assert suggestions(method, seed=3) == suggestions(method, seed=3)
+    assert suggestions(method, seed=3) != suggestions(method, seed=4)
+
+
+def test_tune_sampled_methods_repeat_with_their_seed(ray_local, tmp_path):
+    # random, sha, hyperband, asha and pbt all draw through Tune's seeded BasicVariantGenerator.
+    first = run("random", tmp_path / "a", samples=3, max_epochs=1)
+    again = run("random", tmp_path / "b", samples=3, max_epochs=1)
+    assert first_proposals(again, 3) == first_proposals(first, 3)
 
 
 def test_grid_runs_every_point_once(ray_local, tmp_path):
@@ -67,15 +125,62 @@ def test_grid_runs_every_point_once(ray_local, tmp_path):
     ]  # fmt: skip
 
 
+def test_sha_runs_one_bracket_with_its_rung_sizes(ray_local, tmp_path):
+    # max_t 9, eta 3: 9 trials start at 1 epoch, the best 3 go on to 3, the best 1 to 9.
+    results = run("sha", tmp_path, samples=9, max_epochs=9)
+    assert sorted(len(r.metrics_dataframe) for r in results) == [1] * 6 + [3] * 2 + [9]
+
+
+def test_hyperband_fills_brackets_from_conservative_to_aggressive(ray_local, tmp_path):
+    # max_t 9, eta 3: bracket s=0 runs 3 trials for 9 epochs; s=1 starts 5 at 3 epochs and
+    # keeps ceil(5/3) = 2 to 9.
+    results = run("hyperband", tmp_path, samples=8, max_epochs=9)
+    assert sorted(len(r.metrics_dataframe) for r in results) == [3, 3, 3, 9, 9, 9, 9, 9]
+
+
 def test_asha_stops_poor_trials_early(ray_local, tmp_path):
     results = run("asha", tmp_path, samples=9)
     lengths = [len(r.metrics_dataframe) for r in results]
-    assert min(lengths) < MAX_EPOCHS and max(lengths) == MAX_EPOCHS
+    assert min(lengths) < 4 and max(lengths) == 4
+
+
+def test_pbt_exploits_other_trials_checkpoints(ray_local, tmp_path):
+    results = run("pbt", tmp_path, samples=4, max_epochs=6)
+    donors = {
+        origin
+        for r in results
+        for origin in r.metrics_dataframe["restored_from"]
+        if origin and origin != r.metrics["trial_id"]
+    }
+    assert donors, "no trial ever continued from another trial's checkpoint"
+
+
+def test_epoch_budget_stops_the_experiment(ray_local, tmp_path):
+    results = run("random", tmp_path, samples=20, budget=10)
+    assert 10 <= epochs_trained(results) <= 10 + CONCURRENCY
 
 
 def test_unknown_method_lists_the_choices():
-    with pytest.raises(UnknownMethodError, match="grid, random, asha"):
+    with pytest.raises(UnknownMethodError, match="grid, random, sha"):
         get_method("bayes")
+
+
+def test_missing_package_names_it(monkeypatch):
+    monkeypatch.setitem(sys.modules, "nevergrad", None)
+    with pytest.raises(MissingPackageError, match="pip install nevergrad"):
+        get_method("pso").build(SPACE, MethodSettings("val_acc", "max", 3))
+
+
+@pytest.mark.parametrize(
+    ("method", "space", "message"),
+    [
+        ("cmaes", SearchSpace({"x": Float(0.0, 1.0, grid=(0.5,)), "k": Choice((1, 2))}), "two"),
+        ("pbt", SearchSpace({"n": Int(1, 4, grid=(2,)), "k": Choice((1, 2))}), "real-valued"),
+    ],
+)
+def test_method_refuses_a_space_it_cannot_search(method, space, message):
+    with pytest.raises(IncompatibleSpaceError, match=message):
+        get_method(method).build(space, MethodSettings("val_acc", "max", 3))
 
 
 def test_settings_refuse_nonsense():
@@ -83,3 +188,5 @@ def test_settings_refuse_nonsense():
         MethodSettings("val_acc", "max", 0)
     with pytest.raises(ValueError, match="mode"):
         MethodSettings("val_acc", "up", 3)
+    with pytest.raises(ValueError, match="budget_epochs"):
+        MethodSettings("val_acc", "max", 3, budget_epochs=0)

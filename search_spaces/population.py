@@ -1,0 +1,123 @@
+"""Population methods: a genetic algorithm, particle swarm optimization and PBT."""
+
+from __future__ import annotations
+
+from ray.tune.schedulers import PopulationBasedTraining
+
+from search_spaces.method_types import (
+    IncompatibleSpaceError,
+    Method,
+    MethodSettings,
+    Plan,
+    basic_variants,
+    fixed_only,
+    limited,
+    numeric_dimensions,
+    require,
+)
+from search_spaces.space import Float, SearchSpace
+
+GA_POPULATION = 8
+PSO_POPULATION = 8
+PBT_POPULATION = 8
+PBT_KNOBS = {
+    "population": f"--samples, else budget / max_epochs, else {PBT_POPULATION}",
+    "perturbation_interval": 1,
+    "quantile_fraction": 0.25,
+    "resample_probability": 0.25,
+}
+
+
+def _ga(space: SearchSpace, settings: MethodSettings) -> Plan:
+    optuna = require("optuna", "optuna", "ga")
+    from ray.tune.search.optuna import OptunaSearch
+
+    # NSGA-II with one objective is an elitist genetic algorithm: binary tournament selection,
+    # uniform crossover and per-gene mutation over a population of GA_POPULATION.
+    sampler = optuna.samplers.NSGAIISampler(population_size=GA_POPULATION, seed=settings.seed)
+    searcher = limited(OptunaSearch(sampler=sampler), settings)
+    return Plan(space.distributions(), settings.default_samples(space), searcher)
+
+
+def _pso(space: SearchSpace, settings: MethodSettings) -> Plan:
+    ng = require("nevergrad", "nevergrad", "pso")
+    if not numeric_dimensions(space):
+        raise IncompatibleSpaceError("pso moves particles through numeric dimensions; none here")
+    import numpy as np
+    from ray.tune.search.nevergrad import NevergradSearch
+
+    # Build the optimizer ourselves so that its random state is seeded; categorical dimensions
+    # are Nevergrad Choices (softmax-weighted positions the swarm moves like the others).
+    parametrization = NevergradSearch.convert_search_space(space.distributions())
+    parametrization.random_state = np.random.RandomState(settings.seed)
+    samples = settings.default_samples(space)
+    optimizer = ng.optimizers.ConfiguredPSO(popsize=PSO_POPULATION)(parametrization, budget=samples)
+    # With its space set at build, NevergradSearch ignores Tune's metric and mode: pass them here.
+    searcher = NevergradSearch(
+        optimizer=optimizer, space=None, metric=settings.metric, mode=settings.mode
+    )
+    return Plan(fixed_only(space), samples, limited(searcher, settings))
+
+
+def pbt_mutations(space: SearchSpace) -> dict:
+    """Real-valued dimensions only: others (widths, optimizer names) shape the network or its
+    state, so an exploiting trial keeps the donor's values with the donor's checkpoint."""
+    return {
+        name: dimension.distribution()
+        for name, dimension in space.dimensions.items()
+        if isinstance(dimension, Float)
+    }
+
+
+def _pbt(space: SearchSpace, settings: MethodSettings) -> Plan:
+    mutations = pbt_mutations(space)
+    if not mutations:
+        raise IncompatibleSpaceError("pbt explores by perturbing real-valued dimensions; none here")
+    if settings.samples is not None:
+        population = settings.samples
+    elif settings.budget_epochs is not None:
+        population = max(2, settings.budget_epochs // settings.max_epochs)
+    else:
+        population = PBT_POPULATION
+    scheduler = PopulationBasedTraining(
+        time_attr=settings.resource_attr,
+        perturbation_interval=PBT_KNOBS["perturbation_interval"],
+        quantile_fraction=PBT_KNOBS["quantile_fraction"],
+        resample_probability=PBT_KNOBS["resample_probability"],
+        hyperparam_mutations=mutations,
+    )
+    return Plan(space.distributions(), population, basic_variants(settings), scheduler)
+
+
+POPULATION_METHODS = (
+    Method(
+        "ga",
+        "evolutionary",
+        f"Genetic algorithm (Optuna's NSGA-II sampler, one objective): population "
+        f"{GA_POPULATION}, tournament selection, uniform crossover, mutation.",
+        "No gradient or smoothness assumptions; mixes good configurations; seeded.",
+        "Needs several generations (many trials) before it beats random search.",
+        _ga,
+        {"population": GA_POPULATION, "crossover": "uniform", "concurrency": "--concurrency"},
+    ),
+    Method(
+        "pso",
+        "swarm",
+        f"Particle swarm optimization (Nevergrad's PSO through NevergradSearch), "
+        f"{PSO_POPULATION} particles.",
+        "Simple; particles share the best positions found; handles continuous spaces well.",
+        "Categorical dimensions are relaxed, not native; needs many trials.",
+        _pso,
+        {"particles": PSO_POPULATION, "concurrency": "--concurrency"},
+    ),
+    Method(
+        "pbt",
+        "population training",
+        "Population-based training: trials copy the weights of better ones (exploit) and "
+        "perturb their real-valued hyperparameters (explore) every epoch.",
+        "Tunes schedules, not constants; one training run's cost per population member.",
+        "Greedy: favours short-term gains; results depend on checkpoint timing.",
+        _pbt,
+        PBT_KNOBS,
+    ),
+)

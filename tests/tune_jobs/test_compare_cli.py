@@ -1,0 +1,68 @@
+"""`tune-jobs compare`: methods x seeds under one epoch budget, a manifest, bad input refused."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from ray.tune import ExperimentAnalysis
+
+from tune_jobs.cli import main
+from tune_jobs.compare import MANIFEST
+
+
+def test_compare_runs_each_method_and_seed_under_the_budget(ray_local, mnist_dir, tmp_path, capsys):
+    budget = 4
+    code = main(
+        [
+            "compare", "mnist-l2", "--methods", "random,asha", "--seeds", "2", "--seed", "5",
+            "--max-epochs", "2", "--budget-epochs", str(budget), "--concurrency", "1",
+            "--data-dir", str(mnist_dir), "--storage", str(tmp_path), "--name", "cmp",
+        ]
+    )  # fmt: skip
+    out = capsys.readouterr().out
+    assert code == 0, out
+    manifest = json.loads((tmp_path / "cmp" / MANIFEST).read_text())
+    assert manifest["budget_epochs"] == budget and manifest["seeds"] == [5, 6]
+    runs = {(run["method"], run["seed"]): run for run in manifest["runs"]}
+    assert set(runs) == {("random", 5), ("random", 6), ("asha", 5), ("asha", 6)}
+    for run in runs.values():
+        assert run["status"] == "finished", run
+        analysis = ExperimentAnalysis(str(tmp_path / "cmp" / run["path"]))
+        epochs = sum(len(frame) for frame in analysis.trial_dataframes.values())
+        assert 1 <= epochs <= budget + 1  # one trial in flight may finish its epoch
+    first = {t.config["lr"] for t in ExperimentAnalysis(str(tmp_path / "cmp/random-seed5")).trials}
+    other = {t.config["lr"] for t in ExperimentAnalysis(str(tmp_path / "cmp/random-seed6")).trials}
+    assert first != other  # each seed samples its own configurations
+
+
+@pytest.mark.parametrize(
+    ("args", "named"),
+    [
+        (["--methods", "grid,bayes"], "unknown method(s) bayes"),
+        (["--methods", ","], "(none given)"),
+        (["--methods", "random", "--seeds", "0"], "--seeds must be >= 1"),
+        (["--methods", "random", "--budget-epochs", "0"], "--budget-epochs must be >= 1"),
+    ],
+)
+def test_compare_bad_input_exits_2_and_writes_nothing(args, named, tmp_path, capsys):
+    code = main(["compare", "mnist-l2", *args, "--storage", str(tmp_path), "--name", "cmp"])
+    assert code == 2
+    assert named in capsys.readouterr().err
+    assert not (tmp_path / "cmp").exists()
+
+
+def test_compare_refuses_an_existing_folder(tmp_path, capsys):
+    (tmp_path / "cmp").mkdir()
+    assert main(["compare", "mnist-l2", "--methods", "random", "--storage", str(tmp_path),
+                 "--name", "cmp"]) == 2  # fmt: skip
+    assert "already exists" in capsys.readouterr().err
+
+
+def test_methods_table_lists_every_method_with_pros_and_cons(capsys):
+    assert main(["methods"]) == 0
+    out = capsys.readouterr().out
+    for name in ("grid", "random", "sha", "hyperband", "asha", "bohb", "tpe", "hyperopt", "gp",
+                 "cmaes", "ga", "pso", "pbt"):  # fmt: skip
+        assert f"\n{name}: " in out
+    assert "reduction_factor=3" in out and "+ " in out and "- " in out

@@ -1,0 +1,133 @@
+"""`tune-jobs compare`: every method x every seed under one budget, into one parent folder.
+
+The parent folder holds one standard Tune experiment per run (`<method>-seed<k>/`) and a
+`manifest.json` naming each run, rewritten after every run so an interruption loses nothing.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from search_spaces.methods import METHODS
+from tune_jobs.runner import (
+    BadInputError,
+    Prepared,
+    RunOptions,
+    ensure_ray,
+    execute,
+    load_data,
+    prepare,
+)
+
+MANIFEST = "manifest.json"
+
+
+def parse_methods(text: str) -> list[str]:
+    """`all` or a comma-separated list of registered methods (unknown ones refused)."""
+    if text.strip() == "all":
+        return list(METHODS)
+    names = [name.strip() for name in text.split(",") if name.strip()]
+    unknown = [name for name in names if name not in METHODS]
+    if unknown or not names:
+        raise BadInputError(
+            f"unknown method(s) {', '.join(unknown) or '(none given)'}; choose from: "
+            f"{', '.join(METHODS)} or all"
+        )
+    return list(dict.fromkeys(names))
+
+
+def plan_compare(
+    base: RunOptions, methods: Sequence[str], seeds: int, parent: str
+) -> tuple[list[Prepared], int]:
+    """Check and prepare every run before any starts; returns the runs and the epoch budget.
+
+    Without `--budget-epochs` the budget is the epochs the job's grid needs to finish once.
+    """
+    if seeds < 1:
+        raise BadInputError(f"--seeds must be >= 1, got {seeds}")
+    if "://" not in base.storage and (Path(base.storage) / parent).exists():
+        raise BadInputError(
+            f"{Path(base.storage) / parent} already exists; choose another --name "
+            "(results are never overwritten)"
+        )
+    budget = base.budget_epochs
+    if budget is None:
+        probe = prepare(dataclasses.replace(base, method="grid", name=f"{parent}/probe"))
+        budget = probe.space.grid_size() * probe.settings.max_epochs
+    storage = f"{base.storage.rstrip('/')}/{parent}"
+    runs = [
+        prepare(
+            dataclasses.replace(
+                base,
+                method=method,
+                seed=base.seed + offset,
+                budget_epochs=budget,
+                storage=storage,
+                name=f"{method}-seed{base.seed + offset}",
+            )
+        )
+        for method in methods
+        for offset in range(seeds)
+    ]
+    return runs, budget
+
+
+def run_compare(base: RunOptions, methods: Sequence[str], seeds: int, parent: str) -> str:
+    """Run every prepared run in turn, data loaded once, manifest written after each."""
+    runs, budget = plan_compare(base, methods, seeds, parent)
+    data = load_data(runs[0])
+    print(f"Data: {data.sizes()}; {len(runs)} runs, {budget} epochs each")
+    ensure_ray(base.address)
+    manifest: dict[str, Any] = {
+        "job": base.job,
+        "methods": list(methods),
+        "seeds": sorted({run.options.seed for run in runs}),
+        "budget_epochs": budget,
+        "time_budget": base.time_budget,
+        "replay": None,
+        "created": time.time(),
+        "options": dataclasses.asdict(base),
+        "runs": [],
+    }
+    for index, run in enumerate(runs, start=1):
+        print(f"\n== [{index}/{len(runs)}] {run.method} seed {run.options.seed}")
+        entry = {
+            "method": run.method,
+            "seed": run.options.seed,
+            "name": run.name,
+            "path": run.name,
+            "budget_epochs": budget,
+            "time_budget": base.time_budget,
+            "started": time.time(),
+        }
+        try:
+            results = execute(run, data)
+            errors = [str(r.error) for r in results if r.error is not None]
+            entry.update(
+                status="finished" if len(errors) < len(results) else "failed",
+                error=errors[0] if errors else None,
+                trials=len(results),
+            )
+        except Exception as error:  # one method's failure must not lose the others
+            entry.update(status="failed", error=f"{type(error).__name__}: {error}")
+        entry["ended"] = time.time()
+        manifest["runs"].append(entry)
+        _write_manifest(runs[0].storage, manifest)
+    return runs[0].storage
+
+
+def _write_manifest(parent: str, manifest: dict[str, Any]) -> None:
+    text = json.dumps(manifest, indent=2, default=str)
+    if "://" in parent:
+        from pyarrow import fs
+
+        filesystem, root = fs.FileSystem.from_uri(parent)
+        with filesystem.open_output_stream(f"{root}/{MANIFEST}") as stream:
+            stream.write(text.encode())
+    else:
+        Path(parent, MANIFEST).write_text(text)
