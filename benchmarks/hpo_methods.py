@@ -1,0 +1,121 @@
+"""Benchmark: every HPO method on real MNIST under one epoch budget (the grid's), over seeds.
+
+Runs `tune-jobs compare mnist-l2 --methods all` (unless --analyse PATH is given), then prints, per
+method: the median best validation accuracy over seeds, the median test accuracy of the chosen
+configs, the epochs and trial-seconds each run took to come within `--within` of the grid's best
+validation accuracy (median over seeds; inf if fewer than half did), and the median wall seconds
+of a run. Example (the run recorded in docs/hpo-methods.md):
+
+    .venv/bin/python benchmarks/hpo_methods.py --data-dir ../shared/data --seeds 2 \
+        --train-subset 10000 --max-epochs 9 --set width=128
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from analysis.compare import anytime, run_scores, time_to_target
+from analysis.results import load_compare
+
+FAST_METHODS = ("asha", "hyperband", "bohb")
+
+
+def run_comparison(args: argparse.Namespace) -> Path:
+    name = args.name or f"bench-hpo-methods-{time.strftime('%Y%m%d-%H%M%S')}"
+    command = [
+        str(Path(sys.executable).with_name("tune-jobs")), "compare", "mnist-l2",
+        "--methods", args.methods, "--seeds", str(args.seeds),
+        "--max-epochs", str(args.max_epochs), "--train-subset", str(args.train_subset),
+        "--storage", args.storage, "--name", name,
+    ]  # fmt: skip
+    if args.data_dir:
+        command += ["--data-dir", args.data_dir]
+    for pin in args.set:
+        command += ["--set", pin]
+    print("$", " ".join(command), flush=True)
+    started = time.time()
+    subprocess.run(command, check=False)
+    print(f"compare took {time.time() - started:.0f} s")
+    return Path(args.storage) / name
+
+
+def method_table(path: Path, within: float) -> tuple[pd.DataFrame, float, float]:
+    manifest, runs, _, curves = load_compare(path)
+    scores = run_scores(curves)
+    grid_scores = scores[scores["method"] == "grid"]["score"]
+    if grid_scores.empty:
+        raise SystemExit(f"{path}: no finished grid run to measure the others against")
+    grid_best = float(grid_scores.median())
+    target = grid_best - within
+    reach = time_to_target(anytime(curves), target).reset_index()
+    walls = pd.DataFrame(
+        {
+            "method": [r["method"] for r in manifest["runs"]],
+            "seed": [r["seed"] for r in manifest["runs"]],
+            "wall_s": [r["ended"] - r["started"] for r in manifest["runs"]],
+            "status": [r["status"] for r in manifest["runs"]],
+        }
+    )
+    per_run = scores.merge(reach, on=["method", "seed"], how="outer").merge(
+        walls, on=["method", "seed"], how="outer"
+    )
+    order = list(dict.fromkeys(manifest["methods"]))
+
+    def median_or_inf(values: pd.Series) -> float:
+        values = values.astype(float)
+        return float(values.median()) if np.isfinite(values).mean() >= 0.5 else float("inf")
+
+    table = (
+        per_run.groupby("method", sort=False)
+        .agg(
+            seeds=("seed", "count"),
+            best_val_acc=("score", "median"),
+            test_acc=("test_acc", "median"),
+            reached=("epochs_to_target", lambda s: f"{int(np.isfinite(s).sum())}/{len(s)}"),
+            epochs_to_target=("epochs_to_target", median_or_inf),
+            seconds_to_target=("seconds_to_target", median_or_inf),
+            wall_s=("wall_s", "median"),
+            failed=("status", lambda s: int((s != "finished").sum())),
+        )
+        .reindex(order)
+    )
+    return table, grid_best, float(manifest["budget_epochs"])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--analyse", help="an existing compare folder: only print its table")
+    parser.add_argument("--data-dir")
+    parser.add_argument("--storage", default="results")
+    parser.add_argument("--name")
+    parser.add_argument("--methods", default="all")
+    parser.add_argument("--seeds", type=int, default=2)
+    parser.add_argument("--max-epochs", type=int, default=9)
+    parser.add_argument("--train-subset", type=int, default=10000)
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+    parser.add_argument("--within", type=float, default=0.001, help="accuracy below grid's best")
+    args = parser.parse_args()
+
+    path = Path(args.analyse) if args.analyse else run_comparison(args)
+    table, grid_best, budget = method_table(path, args.within)
+    print(f"\n{path}: budget {budget:.0f} epochs per run; grid's best val_acc {grid_best:.4f}; "
+          f"target {grid_best - args.within:.4f}\n")  # fmt: skip
+    print(table.to_string(float_format=lambda v: f"{v:.4f}"))
+    fast = table.reindex([m for m in FAST_METHODS if m in table.index])
+    third = budget / 3
+    winners = fast[fast["epochs_to_target"] <= third].index.tolist()
+    print(
+        f"\nWithin {third:.0f} epochs (a third of the grid's): "
+        f"{', '.join(winners) if winners else 'none of ' + ', '.join(fast.index)}"
+    )
+
+
+if __name__ == "__main__":
+    main()
