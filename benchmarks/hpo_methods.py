@@ -86,6 +86,7 @@ def method_table(path: Path, within: float) -> tuple[pd.DataFrame, float, float]
         )
         .reindex(order)
     )
+    table[["seeds", "failed"]] = table[["seeds", "failed"]].astype("Int64")
     return table, grid_best, float(manifest["budget_epochs"])
 
 

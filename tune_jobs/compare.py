@@ -111,7 +111,12 @@ def run_compare(base: RunOptions, methods: Sequence[str], seeds: int, parent: st
             entry.update(
                 status="finished" if len(errors) < len(results) else "failed",
                 error=errors[0] if errors else None,
-                trials=len(results),
+                # Trials the budget stopped before they started are in the grid, not counted.
+                trials=sum(
+                    1
+                    for r in results
+                    if r.metrics_dataframe is not None and len(r.metrics_dataframe)
+                ),
             )
         except Exception as error:  # one method's failure must not lose the others
             entry.update(status="failed", error=f"{type(error).__name__}: {error}")

@@ -31,6 +31,7 @@ def test_compare_runs_each_method_and_seed_under_the_budget(ray_local, mnist_dir
         analysis = ExperimentAnalysis(str(tmp_path / "cmp" / run["path"]))
         epochs = sum(len(frame) for frame in analysis.trial_dataframes.values())
         assert 1 <= epochs <= budget + 1  # one trial in flight may finish its epoch
+        assert run["trials"] == sum(1 for f in analysis.trial_dataframes.values() if len(f))
     first = {t.config["lr"] for t in ExperimentAnalysis(str(tmp_path / "cmp/random-seed5")).trials}
     other = {t.config["lr"] for t in ExperimentAnalysis(str(tmp_path / "cmp/random-seed6")).trials}
     assert first != other  # each seed samples its own configurations
