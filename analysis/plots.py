@@ -219,3 +219,18 @@ def plot_parallel_coordinates(trials: pd.DataFrame, metric: str = metrics.METRIC
     fig.legend(fontsize=8, loc="lower left")  # outside the axes: keeps the tick labels clear
     fig.tight_layout()
     return fig
+
+
+def plot_critical_difference(
+    average_ranks: pd.Series, pvalues: pd.DataFrame, alpha: float = 0.05, title: str = ""
+) -> Figure:
+    """Critical-difference diagram: average ranks (1 = best) on an axis, methods that the
+    post-hoc test cannot tell apart joined by a bar (scikit-posthocs' drawing)."""
+    import scikit_posthocs as posthocs
+
+    fig, ax = plt.subplots(figsize=(8, 0.35 * len(average_ranks) + 1.8))
+    posthocs.critical_difference_diagram(average_ranks, pvalues, alpha=alpha, ax=ax)
+    ax.set_xlabel("average rank over seeds (1 = best)")
+    ax.set_title(title or f"Critical difference (Nemenyi post-hoc, alpha {alpha})")
+    fig.tight_layout()
+    return fig

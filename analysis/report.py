@@ -16,7 +16,7 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import pandas as pd
 
-from analysis import compare, plots
+from analysis import compare, plots, significance
 from analysis.optuna_export import parameter_importance, plain_value
 from analysis.results import (
     CONFIG_PREFIX,
@@ -29,6 +29,7 @@ from analysis.results import (
     list_folder,
     load_compare,
     load_experiment,
+    read_manifest,
     read_run_info,
     trials_frame,
 )
@@ -205,7 +206,11 @@ def experiment_section(path, out, prefix, metric, mode, time_column, target, wri
 
 
 def compare_section(path, out, prefix, metric, mode, time_column, target, written):
-    """Blocks for a compare folder: runs, the per-method table, ranks, anytime curves."""
+    """Blocks for a compare folder: runs, the per-method table, ranks, anytime curves, and
+    which differences are significant."""
+    replay = read_manifest(path).get("replay")
+    if replay and time_column == TIME_TOTAL:  # a replay's seconds are its simulated clock
+        time_column = replay.get("time_attr", time_column)
     manifest, runs, _, curves = load_compare(path, metric, mode, time_column)
     blocks: list[Block] = [
         Heading(2, f"Comparison `{Path(str(path)).name}`"),
@@ -261,7 +266,35 @@ def compare_section(path, out, prefix, metric, mode, time_column, target, writte
     blocks.append(Image(_save(fig, out, f"{prefix}-scores.png", written), "Final scores"))
     fig = plots.plot_ranks(ranks[CUM_EPOCHS], CUM_EPOCHS)
     blocks.append(Image(_save(fig, out, f"{prefix}-ranks.png", written), "Average ranks"))
-    return blocks
+    return blocks + significance_blocks(history, budget, mode, out, prefix, written)
+
+
+def significance_blocks(history, total, mode, out, prefix, written) -> list[Block]:
+    """Normalized regret at budgets (median, IQM, CIs) and the Friedman + Nemenyi verdict."""
+    budgets = compare.default_budgets(history, CUM_EPOCHS, total)
+    regrets = significance.regret_at_budgets(history, budgets, CUM_EPOCHS, mode)
+    blocks: list[Block] = [
+        Heading(3, "Normalized regret at budgets"),
+        Text(
+            "Regret of a run at a budget of cumulative epochs: (best - its best so far) / "
+            "(best - worst), best and worst over all runs; median and IQM over seeds with 95% "
+            "percentile-bootstrap intervals."
+        ),
+        Table(significance.summarize_regret(regrets)),
+        Heading(3, "Which differences are significant"),
+    ]
+    for budget in budgets:
+        try:
+            verdict = significance.friedman_verdict(regrets, budget)
+        except ValueError as error:
+            return [*blocks, Text(f"No significance test: {error}.")]
+        blocks.append(Text(verdict.statement().replace("At ", "At budget ", 1)))
+    fig = plots.plot_critical_difference(verdict.average_ranks, verdict.pvalues, verdict.alpha)
+    name = _save(fig, out, f"{prefix}-critical-difference.png", written)
+    return [
+        *blocks,
+        Image(name, f"Critical-difference diagram of regret at {budgets[-1]:g} epochs"),
+    ]
 
 
 def _cell(value) -> str:

@@ -15,6 +15,7 @@ from tune_jobs.analysis_cli import add_analysis_parsers
 from tune_jobs.compare import MANIFEST, parse_methods, run_compare
 from tune_jobs.jobs import JOBS
 from tune_jobs.probe_cli import add_probe_parser
+from tune_jobs.replay_cli import add_replay_parser
 from tune_jobs.runner import (
     DEFAULT_STORAGE,
     BadInputError,
@@ -54,6 +55,11 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_argument("--methods", required=True, help="comma-separated methods, or 'all'")
     compare.add_argument("--seeds", type=int, default=1, help="seeds per method (first: --seed)")
     compare.add_argument("--seed", type=int, default=0)
+    compare.add_argument(
+        "--replay",
+        metavar="TABLE",
+        help="replay a table's recorded curves (tune-jobs replay build)",
+    )
     add_run_options(compare, job=False)
     compare.set_defaults(func=cmd_compare)
     run.set_defaults(func=cmd_run)
@@ -62,6 +68,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_probe_parser(commands)
     add_analysis_parsers(commands)
     add_service_parsers(commands)
+    add_replay_parser(commands)
     return parser
 
 
@@ -176,7 +183,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     methods = parse_methods(args.methods)
     name = args.name or f"compare-{args.job}-{time.strftime('%Y%m%d-%H%M%S')}"
     base = run_options(args, job=args.job, name=None)
-    parent = run_compare(base, methods, args.seeds, name)
+    parent = run_compare(base, methods, args.seeds, name, replay=args.replay)
     print(f"\nComparison: {parent} (manifest.json lists every run)")
     manifest = json.loads(Path(parent, MANIFEST).read_text()) if "://" not in parent else None
     if manifest and any(run["status"] != "finished" for run in manifest["runs"]):

@@ -14,6 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from search_spaces.methods import METHODS
+from tune_jobs.jobs import Job
+from tune_jobs.replay import replay_job, replay_record
 from tune_jobs.runner import (
     BadInputError,
     Prepared,
@@ -42,11 +44,12 @@ def parse_methods(text: str) -> list[str]:
 
 
 def plan_compare(
-    base: RunOptions, methods: Sequence[str], seeds: int, parent: str
+    base: RunOptions, methods: Sequence[str], seeds: int, parent: str, job: Job | None = None
 ) -> tuple[list[Prepared], int]:
     """Check and prepare every run before any starts; returns the runs and the epoch budget.
 
     Without `--budget-epochs` the budget is the epochs the job's grid needs to finish once.
+    `job` replaces the registered job (a replayed one).
     """
     if seeds < 1:
         raise BadInputError(f"--seeds must be >= 1, got {seeds}")
@@ -57,7 +60,7 @@ def plan_compare(
         )
     budget = base.budget_epochs
     if budget is None:
-        probe = prepare(dataclasses.replace(base, method="grid", name=f"{parent}/probe"))
+        probe = prepare(dataclasses.replace(base, method="grid", name=f"{parent}/probe"), job)
         budget = probe.space.grid_size() * probe.settings.max_epochs
     storage = f"{base.storage.rstrip('/')}/{parent}"
     runs = [
@@ -69,7 +72,8 @@ def plan_compare(
                 budget_epochs=budget,
                 storage=storage,
                 name=f"{method}-seed{base.seed + offset}",
-            )
+            ),
+            job,
         )
         for method in methods
         for offset in range(seeds)
@@ -77,9 +81,20 @@ def plan_compare(
     return runs, budget
 
 
-def run_compare(base: RunOptions, methods: Sequence[str], seeds: int, parent: str) -> str:
-    """Run every prepared run in turn, data loaded once, manifest written after each."""
-    runs, budget = plan_compare(base, methods, seeds, parent)
+def run_compare(
+    base: RunOptions,
+    methods: Sequence[str],
+    seeds: int,
+    parent: str,
+    replay: str | None = None,
+) -> str:
+    """Run every prepared run in turn, data loaded once, manifest written after each.
+
+    With `replay` (a replay table's path) every run replays its recorded curves instead of
+    training (`tune_jobs.replay`), and the manifest's `replay` field describes the table.
+    """
+    job = None if replay is None else replay_job(base, replay)
+    runs, budget = plan_compare(base, methods, seeds, parent, job)
     data = load_data(runs[0])
     print(f"Data: {data.sizes()}; {len(runs)} runs, {budget} epochs each")
     ensure_ray(base.address)
@@ -89,7 +104,7 @@ def run_compare(base: RunOptions, methods: Sequence[str], seeds: int, parent: st
         "seeds": sorted({run.options.seed for run in runs}),
         "budget_epochs": budget,
         "time_budget": base.time_budget,
-        "replay": None,
+        "replay": None if replay is None else replay_record(replay, data),
         "created": time.time(),
         "options": dataclasses.asdict(base),
         "runs": [],

@@ -35,6 +35,8 @@ class Job:
     default_method: str = "grid"
     metric: str = metrics.METRIC
     mode: str = metrics.MODE
+    reuse_actors: bool = False  # Tune's actor reuse: for trainables that are cheap to restart
+    keep_checkpoints: int | None = 1  # per trial, besides the latest; None keeps all
 
     def __post_init__(self) -> None:
         if self.max_epochs < 1:

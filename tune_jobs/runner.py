@@ -80,10 +80,13 @@ class Prepared:
     name: str
 
 
-def prepare(options: RunOptions) -> Prepared:
-    """Check every input (job, method, overrides, budget, results folder); raise BadInputError."""
+def prepare(options: RunOptions, job: Job | None = None) -> Prepared:
+    """Check every input (job, method, overrides, budget, results folder); raise BadInputError.
+
+    `job` replaces the registered job `options.job` (a replayed job, `tune_jobs.replay`).
+    """
     try:
-        job = get_job(options.job)
+        job = job or get_job(options.job)
         method_name = options.method or job.default_method
         method = get_method(method_name)
         overrides = {key: job.coerce(key, value) for key, value in options.overrides.items()}
@@ -169,13 +172,14 @@ def execute(prepared: Prepared, data) -> tune.ResultGrid:
             scheduler=plan.scheduler,
             num_samples=plan.num_samples,
             time_budget_s=options.time_budget,
+            reuse_actors=job.reuse_actors,
         ),
         run_config=tune.RunConfig(
             name=prepared.name,
             storage_path=prepared.storage,
             # Keep the best checkpoint by the job's metric; Ray always keeps the latest too.
             checkpoint_config=tune.CheckpointConfig(
-                num_to_keep=1,
+                num_to_keep=job.keep_checkpoints,
                 checkpoint_score_attribute=job.metric,
                 checkpoint_score_order=job.mode,
             ),

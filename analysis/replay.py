@@ -1,0 +1,96 @@
+"""Build a replay table from a finished experiment: every configuration's curve, epoch by epoch.
+
+The experiment must be one in which every trial trained its full number of epochs (a `grid` run);
+the table then holds, per configuration, each epoch's reported metrics and the seconds it took.
+`trainables.replay` reads and replays it.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from analysis.results import (
+    CONFIG_PREFIX,
+    ITERATION,
+    curves_frame,
+    load_experiment,
+    read_run_info,
+    trials_frame,
+)
+from trainables import metrics
+from trainables.replay import CONFIG_ID, SECONDS
+
+TIME_THIS_ITER = "time_this_iter_s"  # Ray's seconds of one report: the recorded epoch's length
+# Columns of a curves frame that describe the replay run, not the recorded training.
+_NOT_RECORDED = ("trial_id", ITERATION, "timestamp", "done", "node_id", "time_total_s", "trial")
+
+
+class UnfinishedExperimentError(ValueError):
+    """An experiment whose trials did not all train their full number of epochs."""
+
+
+def build_table(experiment: str | Path) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """The replay frame and metadata of the finished experiment at `experiment`.
+
+    Raises UnfinishedExperimentError naming every trial that did not finish (errored, still
+    running, stopped early), NotAnExperimentError for a folder that is not an experiment, and
+    ValueError when two trials share a configuration.
+    """
+    grid = load_experiment(experiment)
+    curves = curves_frame(grid)
+    trials = trials_frame(grid, curves)
+    if trials.empty:
+        raise UnfinishedExperimentError(f"{experiment}: the experiment has no trials")
+    ok = trials["stop_reason"].isin(["completed", "diverged"])
+    if not ok.all():
+        missing = trials.loc[~ok, ["trial_id", "stop_reason", "epochs"]]
+        names = "; ".join(
+            f"{row.trial_id} ({row.stop_reason}, {row.epochs:.0f} epochs)"
+            if pd.notna(row.epochs)
+            else f"{row.trial_id} ({row.stop_reason})"
+            for row in missing.itertuples()
+        )
+        raise UnfinishedExperimentError(
+            f"{experiment}: {len(missing)} of {len(trials)} trials did not train their full "
+            f"epochs, so their curves cannot be replayed: {names}. Build from a finished grid run."
+        )
+    config_columns = [c for c in trials if c.startswith(CONFIG_PREFIX)]
+    as_text = trials[config_columns].astype(str)
+    tuned = [c for c in config_columns if as_text[c].nunique() > 1]
+    duplicated = as_text[tuned].duplicated(keep=False)
+    if not tuned or duplicated.any():
+        raise ValueError(
+            f"{experiment}: every trial must have its own configuration; "
+            f"{int(duplicated.sum()) or len(trials)} trials share one (use one grid pass)"
+        )
+    ids = {trial_id: number for number, trial_id in enumerate(trials["trial_id"])}
+    recorded = [
+        c
+        for c in curves
+        if c not in _NOT_RECORDED and c not in {"cum_epochs", "cum_seconds", TIME_THIS_ITER}
+    ]
+    frame = curves[["trial_id", *recorded]].copy()
+    frame[SECONDS] = curves[TIME_THIS_ITER].astype(float)
+    frame = frame.merge(trials[["trial_id", *tuned]], on="trial_id")
+    frame.insert(0, CONFIG_ID, frame.pop("trial_id").map(ids))
+    frame = frame.sort_values([CONFIG_ID, metrics.EPOCH], kind="stable").reset_index(drop=True)
+    first = trials.iloc[0]
+    fixed = {c.removeprefix(CONFIG_PREFIX): first[c] for c in config_columns if c not in tuned}
+    info = read_run_info(grid)
+    meta = {
+        "source": str(experiment),
+        "job": info.get("job"),
+        "method": info.get("method"),
+        "metric": metrics.METRIC,
+        "mode": metrics.MODE,
+        "epochs": int(frame[metrics.EPOCH].max()),
+        "configs": len(trials),
+        "tuned": [c.removeprefix(CONFIG_PREFIX) for c in tuned],
+        "fixed": {k: v.item() if hasattr(v, "item") else v for k, v in fixed.items()},
+        "built": time.time(),
+    }
+    return frame, meta

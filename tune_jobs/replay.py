@@ -1,0 +1,125 @@
+"""A job replayed from a table: the real job's name, metric and methods, the table's trainable.
+
+`replay_job` turns a registered job and a replay table into a `Job` whose trainable replays the
+recorded curves and whose space is the table's: each recorded dimension keeps the kind and scale
+it has in the job (so every method that runs on the job runs on the replay, PBT and PSO included),
+its range shrunk to the recorded values and its grid made of exactly those values. `grid` thus
+enumerates the table; other searchers propose values inside its range, which the trainable snaps
+to the nearest recorded configuration.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from typing import Any
+
+from search_spaces.space import Choice, Dimension, Float, Int, SearchSpace
+from trainables import metrics
+from trainables.replay import (
+    REPLAY_SECONDS,
+    ReplayTable,
+    ReplayTableError,
+    read_table,
+    train_replay,
+)
+from tune_jobs.jobs import Job, get_job
+from tune_jobs.runner import BadInputError, RunOptions
+
+# Keys whose recorded value a replay may change: the epochs replayed (up to the recorded ones) and
+# the seed (it seeds the searcher; the curves are those of the recorded training seed).
+FREE_KEYS = ("epochs", "seed")
+
+
+def replay_job(options: RunOptions, table_path: str) -> Job:
+    """The job `options.job` replayed from `table_path`; BadInputError for any mismatch."""
+    try:
+        job = get_job(options.job)
+    except KeyError as error:
+        raise BadInputError(str(error)) from None
+    for option, value in (
+        ("--train-subset", options.train_subset),
+        ("--smoke-test", options.smoke_test or None),
+        ("--time-budget", options.time_budget),
+    ):
+        if value is not None:
+            raise BadInputError(
+                f"{option} does not apply to a replay (the table fixes the data and its "
+                "curves; the clock is simulated): use --budget-epochs"
+            )
+    job_space = job.space()
+    log_scale = [
+        name
+        for name, dimension in job_space.dimensions.items()
+        if isinstance(dimension, Float | Int) and dimension.log
+    ]
+    try:
+        table = read_table(table_path, log_scale)
+    except ReplayTableError as error:
+        raise BadInputError(str(error)) from None
+    recorded_job = table.meta.get("job")
+    if recorded_job is not None and recorded_job != job.name:
+        raise BadInputError(
+            f"{table_path} was recorded from job {recorded_job!r}, not {job.name!r}"
+        )
+    if options.max_epochs is not None and options.max_epochs > table.epochs:
+        raise BadInputError(
+            f"--max-epochs {options.max_epochs}: the table recorded {table.epochs} epochs only"
+        )
+    space = replay_space(job_space, table)
+    return dataclasses.replace(
+        job,
+        description=f"{job.description} (replayed from {table_path})",
+        trainable=train_replay,
+        space=lambda: space,
+        load_data=lambda data_dir=None: table,
+        validate=lambda config: check_config(table, config),
+        max_epochs=table.epochs,
+        reuse_actors=True,  # a replayed trial is milliseconds: do not start an actor for each
+        # Replayed epochs take milliseconds: a PBT donor would delete the checkpoint an exploiting
+        # trial is about to restore. Replay checkpoints are a few bytes, so keep them all.
+        keep_checkpoints=None,
+    )
+
+
+def replay_space(job_space: SearchSpace, table: ReplayTable) -> SearchSpace:
+    """The table's space: recorded dimensions shrunk to their recorded values (module doc)."""
+    dimensions: dict[str, Dimension] = {}
+    for name in table.tuned:
+        values = table.values(name)
+        dimension = job_space.dimensions.get(name)
+        numeric = all(isinstance(v, int | float) and not isinstance(v, bool) for v in values)
+        if isinstance(dimension, Choice) or not numeric:
+            dimensions[name] = Choice(tuple(values))
+        elif isinstance(dimension, Int) or (
+            dimension is None and all(isinstance(v, int) for v in values)
+        ):
+            log = bool(getattr(dimension, "log", False))
+            dimensions[name] = Int(int(values[0]), int(values[-1]), grid=tuple(values), log=log)
+        else:
+            log = bool(getattr(dimension, "log", False))
+            dimensions[name] = Float(
+                float(values[0]), float(values[-1]), grid=tuple(values), log=log
+            )
+    return SearchSpace(dimensions, dict(table.meta.get("fixed", {})))
+
+
+def check_config(table: ReplayTable, config: Mapping[str, Any]) -> None:
+    """Refuse a configuration the table cannot answer: more epochs, or another fixed value."""
+    epochs = config.get("epochs")
+    if epochs is not None and int(epochs) > table.epochs:
+        raise ValueError(f"epochs={epochs}: the replay table recorded {table.epochs} epochs only")
+    for key, value in table.meta.get("fixed", {}).items():
+        if key not in FREE_KEYS and key in config and str(config[key]) != str(value):
+            raise ValueError(f"{key}={config[key]}: the replay table recorded {key}={value} only")
+
+
+def replay_record(table_path: str, table: ReplayTable) -> dict[str, Any]:
+    """What a compare manifest says about the table it replayed."""
+    keys = ("source", "job", "method", "epochs", "configs", "tuned", "built")
+    return {
+        "table": table_path,
+        "time_attr": REPLAY_SECONDS,
+        "metric": table.meta.get("metric", metrics.METRIC),
+        **{key: table.meta.get(key) for key in keys},
+    }
