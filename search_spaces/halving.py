@@ -6,6 +6,9 @@ All of them start many configurations on a small number of epochs and promote th
 
 from __future__ import annotations
 
+import itertools
+import math
+
 from ray.tune.schedulers import AsyncHyperBandScheduler, HyperBandForBOHB, HyperBandScheduler
 
 from search_spaces.method_types import (
@@ -34,20 +37,58 @@ class SuccessiveHalvingScheduler(HyperBandScheduler):
     """Synchronous successive halving: Hyperband restricted to its most aggressive bracket.
 
     Each bracket starts `n` trials at `max_t / eta^s` epochs, keeps the best 1/eta of them at each
-    rung and stops the rest, as Hyperband's bracket s = s_max does; more trials than one bracket
-    holds fill further brackets of the same shape, one after another.
+    rung and stops the rest, as Hyperband's most aggressive bracket does; more trials than one
+    bracket holds fill further brackets of the same shape.
     """
 
     def _cur_band_filled(self) -> bool:
         return len(self._hyperbands[self._state["band_idx"]]) == 1
 
     def _create_bracket(self, s: int):
-        return super()._create_bracket(self._s_max_1 - 1)
+        return super()._create_bracket(self.bracket_order()[0])
 
-    def bracket_shape(self) -> tuple[int, int]:
-        """(trials per bracket, epochs at the first rung)."""
-        s = self._s_max_1 - 1
-        return self._get_n0(s), self._get_r0(s)
+    def bracket_order(self) -> list[int]:
+        # The largest s whose first rung is at least one epoch (rounding can make the last 0).
+        return [max(s for s in range(self._s_max_1) if self._get_r0(s) >= 1)]
+
+
+def bracket_order(scheduler: HyperBandScheduler) -> list[int]:
+    """The brackets (by s) a band of `scheduler` creates, in Ray's order."""
+    if isinstance(scheduler, SuccessiveHalvingScheduler):
+        return scheduler.bracket_order()
+    return [s for s in range(scheduler._s_max_1) if scheduler._get_r0(s) >= 1]
+
+
+def bracket_epochs(trials: int, first_rung: int, max_t: int, eta: int = REDUCTION_FACTOR) -> int:
+    """Epochs one full bracket trains: `trials` to `first_rung` epochs, the best 1/eta of them
+    on to eta times as many, ..., up to `max_t` (as Ray's bracket promotes)."""
+    epochs, done, n, r = 0, 0, trials, first_rung
+    while True:
+        epochs += n * (r - done)
+        if r >= max_t:
+            return epochs
+        done, n, r = r, math.ceil(n / eta), min(r * eta, max_t)
+
+
+def bracket_samples(
+    scheduler: HyperBandScheduler, space: SearchSpace, settings: MethodSettings
+) -> int:
+    """Trials to create: as asked; with an epoch budget, the whole brackets that fit in it.
+
+    Ray runs the brackets of created trials side by side (least complete first), so creating
+    more trials than the budget's brackets hold would spend it all on first rungs.
+    """
+    if settings.samples is not None:
+        return settings.samples
+    if settings.budget_epochs is None:
+        return settings.default_samples(space)
+    trials = spent = 0
+    for s in itertools.cycle(bracket_order(scheduler)):
+        n, r = scheduler._get_n0(s), scheduler._get_r0(s)
+        cost = bracket_epochs(n, r, settings.max_epochs)
+        if trials and spent + cost > settings.budget_epochs:
+            return trials
+        trials, spent = trials + n, spent + cost
 
 
 def _sha(space: SearchSpace, settings: MethodSettings) -> Plan:
@@ -56,7 +97,7 @@ def _sha(space: SearchSpace, settings: MethodSettings) -> Plan:
         max_t=settings.max_epochs,
         reduction_factor=REDUCTION_FACTOR,
     )
-    samples = settings.default_samples(space)
+    samples = bracket_samples(scheduler, space, settings)
     return Plan(space.distributions(), samples, unlimited_variants(settings), scheduler)
 
 
@@ -66,7 +107,7 @@ def _hyperband(space: SearchSpace, settings: MethodSettings) -> Plan:
         max_t=settings.max_epochs,
         reduction_factor=REDUCTION_FACTOR,
     )
-    samples = settings.default_samples(space)
+    samples = bracket_samples(scheduler, space, settings)
     return Plan(space.distributions(), samples, unlimited_variants(settings), scheduler)
 
 

@@ -7,6 +7,7 @@ import sys
 import pytest
 from ray import tune
 
+from search_spaces.halving import bracket_epochs
 from search_spaces.methods import (
     METHODS,
     IncompatibleSpaceError,
@@ -129,6 +130,36 @@ def test_sha_runs_one_bracket_with_its_rung_sizes(ray_local, tmp_path):
     # max_t 9, eta 3: 9 trials start at 1 epoch, the best 3 go on to 3, the best 1 to 9.
     results = run("sha", tmp_path, samples=9, max_epochs=9)
     assert sorted(len(r.metrics_dataframe) for r in results) == [1] * 6 + [3] * 2 + [9]
+
+
+def test_sha_sizes_its_brackets_to_the_epoch_budget(ray_local, tmp_path):
+    # One bracket costs 9 x 1 + 3 x 2 + 1 x 6 = 21 epochs; a budget of 21 buys exactly one.
+    results = run("sha", tmp_path, samples=None, max_epochs=9, budget=21)
+    assert sorted(len(r.metrics_dataframe) for r in results) == [1] * 6 + [3] * 2 + [9]
+
+
+@pytest.mark.parametrize(
+    ("trials", "first_rung", "epochs"), [(9, 1, 21), (5, 3, 27), (3, 9, 27), (3, 1, 3 + 2 + 6)]
+)
+def test_bracket_epochs_follow_the_promotions(trials, first_rung, epochs):
+    assert bracket_epochs(trials, first_rung, max_t=9) == epochs
+
+
+@pytest.mark.parametrize(
+    ("method", "budget", "max_epochs", "samples"),
+    [
+        ("sha", 72, 9, 27),  # three whole brackets of 9 (63 epochs)
+        ("sha", 10, 9, 9),  # a budget below one bracket still gets one
+        ("hyperband", 72, 9, 8),  # brackets s=0 (3 x 9 epochs) and s=1 (5 from 3): 54 epochs
+        ("hyperband", 75, 9, 17),  # ... and s=2 (9 from 1 epoch): 75
+        ("sha", 20, 2, 10),  # eta 3 over 2 epochs: Ray's one bracket is 2 trials x 2 epochs
+    ],
+)
+def test_synchronous_brackets_take_the_trials_their_budget_holds(
+    method, budget, max_epochs, samples
+):
+    settings = MethodSettings("val_acc", "max", max_epochs, budget_epochs=budget)
+    assert get_method(method).build(SPACE, settings).num_samples == samples
 
 
 def test_hyperband_fills_brackets_from_conservative_to_aggressive(ray_local, tmp_path):
