@@ -46,12 +46,36 @@ def run_comparison(args: argparse.Namespace) -> Path:
     return Path(args.storage) / name
 
 
-def method_table(path: Path, within: float) -> tuple[pd.DataFrame, float, float]:
-    manifest, runs, _, curves = load_compare(path)
+def method_table(paths: list[Path], within: float) -> tuple[pd.DataFrame, float, float]:
+    """The per-method table over one or more compare folders run with the same budget.
+
+    A method run again in a later folder (say, after a fix) replaces its runs of earlier ones.
+    """
+    loaded = [load_compare(path) for path in paths]
+    budgets = {float(manifest["budget_epochs"]) for manifest, *_ in loaded}
+    if len(budgets) != 1:
+        raise SystemExit(f"the folders were run with different epoch budgets: {sorted(budgets)}")
+    owner = {}  # method -> index of the last folder that ran it
+    for index, (manifest, *_) in enumerate(loaded):
+        for run in manifest["runs"]:
+            if owner.get(run["method"], index) != index:
+                print(f"{run['method']}: the runs in {paths[index]} replace earlier ones")
+            owner[run["method"]] = index
+    runs = [
+        run
+        for index, (manifest, *_) in enumerate(loaded)
+        for run in manifest["runs"]
+        if owner[run["method"]] == index
+    ]
+    manifest = {"runs": runs, "methods": [m for man, *_ in loaded for m in man["methods"]]}
+    curves = pd.concat(
+        [frame[frame["method"].map(owner) == i] for i, (*_, frame) in enumerate(loaded)],
+        ignore_index=True,
+    )
     scores = run_scores(curves)
     grid_scores = scores[scores["method"] == "grid"]["score"]
     if grid_scores.empty:
-        raise SystemExit(f"{path}: no finished grid run to measure the others against")
+        raise SystemExit("no finished grid run to measure the others against")
     grid_best = float(grid_scores.median())
     target = grid_best - within
     reach = time_to_target(anytime(curves), target).reset_index()
@@ -66,7 +90,7 @@ def method_table(path: Path, within: float) -> tuple[pd.DataFrame, float, float]
     per_run = scores.merge(reach, on=["method", "seed"], how="outer").merge(
         walls, on=["method", "seed"], how="outer"
     )
-    order = list(dict.fromkeys(manifest["methods"]))
+    order = [m for m in dict.fromkeys(manifest["methods"]) if m in set(per_run["method"])]
 
     def median_or_inf(values: pd.Series) -> float:
         values = values.astype(float)
@@ -87,12 +111,14 @@ def method_table(path: Path, within: float) -> tuple[pd.DataFrame, float, float]
         .reindex(order)
     )
     table[["seeds", "failed"]] = table[["seeds", "failed"]].astype("Int64")
-    return table, grid_best, float(manifest["budget_epochs"])
+    return table, grid_best, budgets.pop()
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--analyse", help="an existing compare folder: only print its table")
+    parser.add_argument(
+        "--analyse", nargs="+", help="existing compare folders (same budget): only print the table"
+    )
     parser.add_argument("--data-dir")
     parser.add_argument("--storage", default="results")
     parser.add_argument("--name")
@@ -104,10 +130,11 @@ def main() -> None:
     parser.add_argument("--within", type=float, default=0.001, help="accuracy below grid's best")
     args = parser.parse_args()
 
-    path = Path(args.analyse) if args.analyse else run_comparison(args)
-    table, grid_best, budget = method_table(path, args.within)
-    print(f"\n{path}: budget {budget:.0f} epochs per run; grid's best val_acc {grid_best:.4f}; "
-          f"target {grid_best - args.within:.4f}\n")  # fmt: skip
+    paths = [Path(p) for p in args.analyse] if args.analyse else [run_comparison(args)]
+    table, grid_best, budget = method_table(paths, args.within)
+    target = grid_best - args.within
+    print(f"\n{', '.join(map(str, paths))}: budget {budget:.0f} epochs per run; "
+          f"grid's best val_acc {grid_best:.4f}; target {target:.4f}\n")  # fmt: skip
     print(table.to_string(float_format=lambda v: f"{v:.4f}"))
     fast = table.reindex([m for m in FAST_METHODS if m in table.index])
     third = budget / 3
