@@ -109,7 +109,14 @@ def check_config(table: ReplayTable, config: Mapping[str, Any]) -> None:
     epochs = config.get("epochs")
     if epochs is not None and int(epochs) > table.epochs:
         raise ValueError(f"epochs={epochs}: the replay table recorded {table.epochs} epochs only")
-    for key, value in table.meta.get("fixed", {}).items():
+    fixed = table.meta.get("fixed", {})
+    unknown = [key for key in config if key not in {*fixed, *table.tuned, *FREE_KEYS}]
+    if unknown:
+        raise ValueError(
+            f"{', '.join(unknown)}: not in the table, which recorded "
+            f"{', '.join(sorted({*fixed, *table.tuned}))}"
+        )
+    for key, value in fixed.items():
         if key not in FREE_KEYS and key in config and str(config[key]) != str(value):
             raise ValueError(f"{key}={config[key]}: the replay table recorded {key}={value} only")
 
