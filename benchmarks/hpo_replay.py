@@ -95,7 +95,7 @@ def main() -> None:
     )
     parser.add_argument("--experiment", default="results/bench-hpo-methods/grid-seed0")
     parser.add_argument("--table", default="results/replay-grid-seed0.parquet")
-    parser.add_argument("--real", help="a real compare folder to set against the replay")
+    parser.add_argument("--real", nargs="+", help="real compare folders to set against the replay")
     parser.add_argument("--methods", default=METHODS)
     parser.add_argument("--seeds", type=int, default=20)
     parser.add_argument("--cpus-per-trial", type=float, default=1.0)
@@ -126,10 +126,14 @@ def main() -> None:
     scores = run_scores(curves, budget_epochs=budget)
     real = None
     if args.real:
-        real_manifest, _, _, real_curves = load_compare(args.real)
-        real = run_scores(real_curves, budget_epochs=float(real_manifest["budget_epochs"]))
+        parts = []
+        for folder in args.real:
+            real_manifest, _, _, real_curves = load_compare(folder)
+            real_budget = float(real_manifest["budget_epochs"])
+            parts.append(run_scores(real_curves, budget_epochs=real_budget))
+        real = pd.concat(parts, ignore_index=True)
         done = sorted(set(real["method"]))
-        print(f"real runs from {args.real}: {len(real)} runs of {', '.join(done)}")
+        print(f"real runs from {', '.join(args.real)}: {len(real)} runs of {', '.join(done)}")
     print("\nBest val_acc within the budget, replayed vs real:")
     print(distribution_table(scores, real).to_string(float_format=lambda v: f"{v:.4f}"))
 
