@@ -74,6 +74,7 @@ class Verdict:
     friedman_statistic: float
     friedman_p: float
     pvalues: pd.DataFrame  # Nemenyi post-hoc p-values, methods x methods
+    seeds: int  # blocks: the seeds every method ran
     alpha: float = ALPHA
 
     @property
@@ -96,7 +97,8 @@ class Verdict:
         """One paragraph saying which differences are significant at `alpha`."""
         head = (
             f"At {self.budget:g}: Friedman chi2 = {self.friedman_statistic:.2f}, "
-            f"p = {self.friedman_p:.3g} over {len(self.average_ranks)} methods"
+            f"p = {self.friedman_p:.3g} over {len(self.average_ranks)} methods and the "
+            f"{self.seeds} seeds all of them ran"
         )
         if not self.significant:
             return f"{head}: no significant difference between the methods (alpha {self.alpha})."
@@ -133,4 +135,6 @@ def friedman_verdict(regrets: pd.DataFrame, budget: float, alpha: float = ALPHA)
         statistic, p = stats.friedmanchisquare(*(matrix[c].to_numpy() for c in matrix))
     pvalues = posthocs.posthoc_nemenyi_friedman(matrix.to_numpy())
     pvalues.index = pvalues.columns = list(matrix.columns)
-    return Verdict(float(budget), ranks, float(statistic), float(p), pvalues.fillna(1.0), alpha)
+    return Verdict(
+        float(budget), ranks, float(statistic), float(p), pvalues.fillna(1.0), len(matrix), alpha
+    )
