@@ -22,3 +22,62 @@ def mnist_l2_space() -> SearchSpace:
             "kernel_size": 5,
         },
     )
+
+
+# The network of Problem 4.1; the later MNIST jobs start from it (the study pins its best values).
+_NETWORK = {"batch_size": 64, "conv_layers": 2, "channels": 16, "kernel_size": 5, "width": 128}
+
+
+def mnist_l1_space() -> SearchSpace:
+    """Problem 4.2: L1 strength tuned with the learning rate; no dropout, no weight decay."""
+    return SearchSpace(
+        dimensions={
+            "lr": Float(0.01, 0.3, grid=(0.05, 0.15), log=True),
+            "l1": Float(1e-6, 1e-3, grid=(1e-5, 1e-4), log=True),
+        },
+        fixed={"optimizer": "sgd", "dropout": 0.0, "weight_decay": 0.0, **_NETWORK},
+    )
+
+
+# Each optimizer's own hyperparameters besides the global learning rate.
+OPTIMIZER_PARAMETERS: dict[str, tuple[str, ...]] = {
+    "sgd": (),
+    "momentum": ("momentum",),
+    "adagrad": (),
+    "adam": ("beta1", "beta2"),
+}
+# The value a parameter is pinned to while another optimizer (which ignores it) is tuned.
+_UNUSED = {"momentum": 0.0, "beta1": 0.9, "beta2": 0.999}
+
+
+def mnist_optimizers_space() -> SearchSpace:
+    """Problem 4.3(a): the four optimizers, each with its learning rate and own parameters."""
+    return SearchSpace(
+        dimensions={
+            "optimizer": Choice(tuple(OPTIMIZER_PARAMETERS)),
+            "lr": Float(1e-4, 0.3, grid=(0.001, 0.01, 0.1), log=True),
+            "momentum": Float(0.5, 0.99, grid=(0.9,)),
+            "beta1": Float(0.8, 0.99, grid=(0.9,)),
+            "beta2": Float(0.99, 0.9999, grid=(0.999,), log=True),
+        },
+        fixed={"dropout": 0.25, "weight_decay": 1e-4, **_NETWORK},
+    )
+
+
+def optimizer_pins(optimizer: str) -> dict[str, object]:
+    """Pins that leave `optimizer`'s learning rate and own parameters as the only ones tuned."""
+    if optimizer not in OPTIMIZER_PARAMETERS:
+        raise ValueError(
+            f"unknown optimizer {optimizer!r}; choose one of {', '.join(OPTIMIZER_PARAMETERS)}"
+        )
+    own = OPTIMIZER_PARAMETERS[optimizer]
+    return {"optimizer": optimizer, **{k: v for k, v in _UNUSED.items() if k not in own}}
+
+
+def mnist_batchnorm_space() -> SearchSpace:
+    """Problem 4.3(b): batch normalization on every hidden layer, the learning rate retuned."""
+    return SearchSpace(
+        dimensions={"lr": Float(1e-3, 0.5, grid=(0.01, 0.05, 0.2), log=True)},
+        fixed={"optimizer": "sgd", "batchnorm": True, "dropout": 0.25, "weight_decay": 1e-4,
+               **_NETWORK},
+    )  # fmt: skip

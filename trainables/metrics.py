@@ -16,3 +16,8 @@ MODE = "max"
 
 # Schedulers count resources in Ray's own per-report counter, which equals epochs here.
 RESOURCE_ATTR = "training_iteration"
+
+# Recorded by trials that start from another experiment's weights (`tune-jobs run --init-from`).
+INIT_TRIAL = "init_trial"  # the source experiment's trial whose checkpoint was loaded
+INIT_CHECKPOINT = "init_checkpoint"  # that checkpoint's path
+INIT_VAL_ACC = "init_val_acc"  # validation accuracy of the loaded weights, before any step

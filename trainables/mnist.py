@@ -163,8 +163,31 @@ def _initialize(model: nn.Module, scheme: str) -> None:
             nn.init.zeros_(module.bias)
 
 
-def train_mnist(config: dict[str, Any], data: ImageSplits) -> None:
-    """Ray Tune function trainable: train the CNN, report metrics and a checkpoint every epoch."""
+# Problem 4.2's L1 job trains without dropout and weight decay, whatever its config says.
+L1_ENFORCED = {"dropout": 0.0, "weight_decay": 0.0}
+
+
+def l1_config(config: dict[str, Any]) -> dict[str, Any]:
+    """`config` with `L1_ENFORCED` applied: what `train_mnist_l1` trains."""
+    return {**config, **L1_ENFORCED}
+
+
+def train_mnist_l1(
+    config: dict[str, Any], data: ImageSplits, init: dict[str, Any] | None = None
+) -> None:
+    """`train_mnist` with zero dropout and zero weight decay (Problem 4.2)."""
+    train_mnist(l1_config(config), data, init)
+
+
+def train_mnist(
+    config: dict[str, Any], data: ImageSplits, init: dict[str, Any] | None = None
+) -> None:
+    """Ray Tune function trainable: train the CNN, report metrics and a checkpoint every epoch.
+
+    Args:
+        init: weights to start from (`model`), with the `source_trial` and `source_checkpoint`
+            they came from; recorded in every report. A resumed trial uses its own checkpoint.
+    """
     cfg = MnistConfig.from_dict(config)
     torch.set_num_threads(trial_cpus())
     torch.manual_seed(cfg.seed)
@@ -186,6 +209,15 @@ def train_mnist(config: dict[str, Any], data: ImageSplits) -> None:
     train_x = normalize(data.train_x, data.mean, data.std)
     val_x = normalize(data.val_x, data.mean, data.std)
     test_x = normalize(data.test_x, data.mean, data.std)
+    origin: dict[str, Any] = {}
+    if init is not None:
+        if state is None:
+            model.load_state_dict(init["model"])
+        origin = {
+            m.INIT_TRIAL: init["source_trial"],
+            m.INIT_CHECKPOINT: init["source_checkpoint"],
+            m.INIT_VAL_ACC: evaluate(model, val_x, data.val_y)[1] if state is None else None,
+        }
     for epoch in range(start_epoch, cfg.epochs):
         # Seeded per epoch, so a trial resumed from a checkpoint sees the same batches.
         shuffle = torch.Generator().manual_seed(cfg.seed * 100_003 + epoch)
@@ -203,6 +235,7 @@ def train_mnist(config: dict[str, Any], data: ImageSplits) -> None:
             m.VAL_ACC: val_acc,
             m.TEST_ACC: test_acc,
             m.DIVERGED: not stats.finite,
+            **origin,
         }
         inject_faults(epoch + 1, restored=start_epoch > 0)  # inert unless a test asks
         if not stats.finite:

@@ -27,6 +27,7 @@ from tune_jobs.runner import (
     prepare,
 )
 from tune_jobs.service_cli import add_service_parsers
+from tune_jobs.study_cli import add_study_parser
 from tune_jobs.theory_cli import add_theory_parser
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
@@ -47,6 +48,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     run = commands.add_parser("run", help="run a tune job")
     add_run_options(run)
+    run.add_argument(
+        "--init-from", metavar="PATH",
+        help="start every trial from the best checkpoint (by val_acc) of the experiment at PATH",
+    )  # fmt: skip
 
     compare = commands.add_parser(
         "compare", help="run several HPO methods x seeds under one epoch budget"
@@ -69,6 +74,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_analysis_parsers(commands)
     add_service_parsers(commands)
     add_replay_parser(commands)
+    add_study_parser(commands)
     return parser
 
 
@@ -132,6 +138,7 @@ def run_options(args: argparse.Namespace, **changes) -> RunOptions:
         address=args.address,
         max_failures=args.max_failures,
         smoke_test=args.smoke_test,
+        init_from=getattr(args, "init_from", None),
     )
     return RunOptions(**{**values, **changes})
 

@@ -3,18 +3,23 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from search_spaces.cifar10 import cifar10_transfer_space
-from search_spaces.mnist import mnist_l2_space
+from search_spaces.mnist import (
+    mnist_batchnorm_space,
+    mnist_l1_space,
+    mnist_l2_space,
+    mnist_optimizers_space,
+)
 from search_spaces.space import SearchSpace
 from trainables import metrics
 from trainables.cifar10 import coerce as coerce_cifar10
 from trainables.cifar10 import train_cifar10
 from trainables.cifar10 import validate as validate_cifar10
 from trainables.data import ImageSplits, load_cifar10, load_mnist
-from trainables.mnist import MnistConfig, coerce, train_mnist
+from trainables.mnist import L1_ENFORCED, MnistConfig, coerce, train_mnist, train_mnist_l1
 
 
 class UnknownJobError(KeyError):
@@ -37,6 +42,19 @@ class Job:
     mode: str = metrics.MODE
     reuse_actors: bool = False  # Tune's actor reuse: for trainables that are cheap to restart
     keep_checkpoints: int | None = 1  # per trial, besides the latest; None keeps all
+    # Hyperparameters that shape the weights: `--init-from` needs the source to match on them.
+    architecture: tuple[str, ...] = ()
+    # Hyperparameters the job holds at one value; `--set` of another value is refused.
+    enforced: Mapping[str, Any] = field(default_factory=dict)
+
+    def parse(self, key: str, value: Any) -> Any:
+        """One `--set KEY=VALUE` parsed by `coerce`, refusing a change to an enforced value."""
+        parsed = self.coerce(key, value)
+        if key in self.enforced and parsed != self.enforced[key]:
+            raise ValueError(
+                f"job {self.name} holds {key}={self.enforced[key]!r}; {key}={value!r} is refused"
+            )
+        return parsed
 
     def __post_init__(self) -> None:
         if self.max_epochs < 1:
@@ -52,6 +70,8 @@ class Job:
                 self.validate({**base, name: value})
 
 
+MNIST_ARCHITECTURE = ("conv_layers", "channels", "kernel_size", "width", "batchnorm")
+
 JOBS: dict[str, Job] = {
     job.name: job
     for job in (
@@ -64,6 +84,42 @@ JOBS: dict[str, Job] = {
             validate=MnistConfig.from_dict,
             coerce=coerce,
             max_epochs=10,
+            architecture=MNIST_ARCHITECTURE,
+        ),
+        Job(
+            name="mnist-l1",
+            description="Problem 4.2: MNIST CNN, L1 tuned with lr; no dropout, no weight decay",
+            trainable=train_mnist_l1,
+            space=mnist_l1_space,
+            load_data=load_mnist,
+            validate=MnistConfig.from_dict,
+            coerce=coerce,
+            max_epochs=10,
+            architecture=MNIST_ARCHITECTURE,
+            enforced=L1_ENFORCED,
+        ),
+        Job(
+            name="mnist-optimizers",
+            description="Problem 4.3(a): SGD, momentum, AdaGrad, Adam, each with its own params",
+            trainable=train_mnist,
+            space=mnist_optimizers_space,
+            load_data=load_mnist,
+            validate=MnistConfig.from_dict,
+            coerce=coerce,
+            max_epochs=10,
+            architecture=MNIST_ARCHITECTURE,
+        ),
+        Job(
+            name="mnist-batchnorm",
+            description="Problem 4.3(b): batch normalization on every hidden layer, lr retuned",
+            trainable=train_mnist,
+            space=mnist_batchnorm_space,
+            load_data=load_mnist,
+            validate=MnistConfig.from_dict,
+            coerce=coerce,
+            max_epochs=10,
+            architecture=MNIST_ARCHITECTURE,
+            enforced={"batchnorm": True},
         ),
         Job(
             name="cifar10-transfer",

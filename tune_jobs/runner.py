@@ -48,6 +48,7 @@ class RunOptions:
     address: str | None = None
     max_failures: int = 2
     smoke_test: bool = False
+    init_from: str | None = None  # an experiment whose best checkpoint every trial starts from
 
     def __post_init__(self) -> None:
         for option, value, low in (
@@ -78,6 +79,7 @@ class Prepared:
     plan: Plan
     storage: str
     name: str
+    init: dict[str, Any] | None = None  # starting weights (`init_from.load_init`)
 
 
 def prepare(options: RunOptions, job: Job | None = None) -> Prepared:
@@ -89,7 +91,7 @@ def prepare(options: RunOptions, job: Job | None = None) -> Prepared:
         job = job or get_job(options.job)
         method_name = options.method or job.default_method
         method = get_method(method_name)
-        overrides = {key: job.coerce(key, value) for key, value in options.overrides.items()}
+        overrides = {key: job.parse(key, value) for key, value in options.overrides.items()}
     except (KeyError, ValueError) as error:
         raise BadInputError(str(error)) from None
     max_epochs = 1 if options.smoke_test else options.max_epochs or job.max_epochs
@@ -121,7 +123,25 @@ def prepare(options: RunOptions, job: Job | None = None) -> Prepared:
     storage = _storage_uri(options.storage)
     name = options.name or f"{job.name}-{method.name}-{time.strftime('%Y%m%d-%H%M%S')}"
     _refuse_existing(storage, name)
-    return Prepared(options, job, method.name, space, settings, plan, storage, name)
+    init = _load_init(options, job, space)
+    return Prepared(options, job, method.name, space, settings, plan, storage, name, init)
+
+
+def _load_init(options: RunOptions, job: Job, space: SearchSpace) -> dict[str, Any] | None:
+    if options.init_from is None:
+        return None
+    from tune_jobs.init_from import InitFromError, load_init
+
+    try:
+        return load_init(options.init_from, job, space)
+    except InitFromError as error:
+        raise BadInputError(str(error)) from None
+
+
+def _with_data(job: Job, data, init: dict[str, Any] | None):
+    """The job's trainable with its data (and starting weights) in Ray's object store."""
+    extra = {} if init is None else {"init": init}
+    return tune.with_parameters(job.trainable, data=data, **extra)
 
 
 def _storage_uri(storage: str) -> str:
@@ -159,8 +179,7 @@ def execute(prepared: Prepared, data) -> tune.ResultGrid:
     job, plan, options = prepared.job, prepared.plan, prepared.options
     check_storage(prepared.storage)
     trainable = tune.with_resources(
-        tune.with_parameters(job.trainable, data=data),
-        {"cpu": options.cpus_per_trial},
+        _with_data(job, data, prepared.init), {"cpu": options.cpus_per_trial}
     )
     tuner = tune.Tuner(
         trainable,
@@ -279,9 +298,10 @@ def resume(path: str, address: str | None = None) -> tuple[tune.ResultGrid, Job]
     data = load_data(SimpleNamespace(options=options, job=job))  # all load_data reads
     ensure_ray(address)
     check_storage(path)
-    trainable = tune.with_resources(
-        tune.with_parameters(job.trainable, data=data), {"cpu": options.cpus_per_trial}
-    )
+    init = None
+    if options.init_from:  # trials that had not started still need their starting weights
+        init = _load_init(options, job, job.space().pin(options.overrides))
+    trainable = tune.with_resources(_with_data(job, data, init), {"cpu": options.cpus_per_trial})
     tuner = tune.Tuner.restore(
         path, trainable=trainable, resume_unfinished=True, resume_errored=True
     )
