@@ -49,29 +49,33 @@ def run_comparison(args: argparse.Namespace) -> Path:
 def method_table(paths: list[Path], within: float) -> tuple[pd.DataFrame, float, float]:
     """The per-method table over one or more compare folders run with the same budget.
 
-    A method run again in a later folder (say, after a fix) replaces its runs of earlier ones.
+    A (method, seed) run again in a later folder (say, after a fix) replaces its earlier run, so
+    folders that ran different seeds add up.
     """
     loaded = [load_compare(path) for path in paths]
     budgets = {float(manifest["budget_epochs"]) for manifest, *_ in loaded}
     if len(budgets) != 1:
         raise SystemExit(f"the folders were run with different epoch budgets: {sorted(budgets)}")
-    owner = {}  # method -> index of the last folder that ran it
+    owner = {}  # (method, seed) -> index of the last folder that ran it
     for index, (manifest, *_) in enumerate(loaded):
         for run in manifest["runs"]:
-            if owner.get(run["method"], index) != index:
-                print(f"{run['method']}: the runs in {paths[index]} replace earlier ones")
-            owner[run["method"]] = index
+            key = (run["method"], int(run["seed"]))
+            if owner.get(key, index) != index:
+                print(f"{key[0]} seed {key[1]}: the run in {paths[index]} replaces an earlier one")
+            owner[key] = index
     runs = [
         run
         for index, (manifest, *_) in enumerate(loaded)
         for run in manifest["runs"]
-        if owner[run["method"]] == index
+        if owner[(run["method"], int(run["seed"]))] == index
     ]
     manifest = {"runs": runs, "methods": [m for man, *_ in loaded for m in man["methods"]]}
-    curves = pd.concat(
-        [frame[frame["method"].map(owner) == i] for i, (*_, frame) in enumerate(loaded)],
-        ignore_index=True,
-    )
+
+    def kept(frame: pd.DataFrame, index: int) -> pd.DataFrame:
+        keys = pd.MultiIndex.from_arrays([frame["method"], frame["seed"].astype(int)])
+        return frame[[owner.get(key) == index for key in keys]]
+
+    curves = pd.concat([kept(frame, i) for i, (*_, frame) in enumerate(loaded)], ignore_index=True)
     scores = run_scores(curves)
     grid_scores = scores[scores["method"] == "grid"]["score"]
     if grid_scores.empty:

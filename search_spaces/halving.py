@@ -9,6 +9,7 @@ from __future__ import annotations
 import itertools
 import math
 
+from ray.tune.experiment import Trial
 from ray.tune.schedulers import AsyncHyperBandScheduler, HyperBandForBOHB, HyperBandScheduler
 
 from search_spaces.method_types import (
@@ -33,7 +34,29 @@ HALVING_KNOBS = {
 ASHA_KNOBS = {"grace_period": 1, "reduction_factor": REDUCTION_FACTOR}
 
 
-class SuccessiveHalvingScheduler(HyperBandScheduler):
+class SynchronousHyperBand(HyperBandScheduler):
+    """Ray's HyperBandScheduler, made to finish when a bracket was decided during a pause.
+
+    A trial told to pause at a rung is still RUNNING until its checkpoint is saved; if the
+    bracket's last trial arrives in that moment, Ray stops only the trials already PAUSED, and the
+    late one stays PAUSED, never resumed nor stopped: the run hangs. When no trial runs, brackets
+    holding paused trials are decided again, as Ray's HyperBandForBOHB does.
+    """
+
+    def choose_trial_to_run(self, tune_controller):
+        trial = super().choose_trial_to_run(tune_controller)
+        if trial is not None or any(
+            t.status == Trial.RUNNING for t in tune_controller.get_trials()
+        ):
+            return trial
+        for band in self._hyperbands:
+            for bracket in band:
+                if bracket and any(t.status == Trial.PAUSED for t in bracket.current_trials()):
+                    self._process_bracket(tune_controller, bracket)
+        return super().choose_trial_to_run(tune_controller)
+
+
+class SuccessiveHalvingScheduler(SynchronousHyperBand):
     """Synchronous successive halving: Hyperband restricted to its most aggressive bracket.
 
     Each bracket starts `n` trials at `max_t / eta^s` epochs, keeps the best 1/eta of them at each
@@ -102,7 +125,7 @@ def _sha(space: SearchSpace, settings: MethodSettings) -> Plan:
 
 
 def _hyperband(space: SearchSpace, settings: MethodSettings) -> Plan:
-    scheduler = HyperBandScheduler(
+    scheduler = SynchronousHyperBand(
         time_attr=settings.resource_attr,
         max_t=settings.max_epochs,
         reduction_factor=REDUCTION_FACTOR,

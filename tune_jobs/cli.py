@@ -48,10 +48,6 @@ def build_parser() -> argparse.ArgumentParser:
 
     run = commands.add_parser("run", help="run a tune job")
     add_run_options(run)
-    run.add_argument(
-        "--init-from", metavar="PATH",
-        help="start every trial from the best checkpoint (by val_acc) of the experiment at PATH",
-    )  # fmt: skip
 
     compare = commands.add_parser(
         "compare", help="run several HPO methods x seeds under one epoch budget"
@@ -86,6 +82,11 @@ def add_run_options(parser: argparse.ArgumentParser, job: bool = True) -> None:
             "--method", help=f"HPO method, one of: {', '.join(METHODS)} (job's default)"
         )
         parser.add_argument("--seed", type=int, default=0)
+        parser.add_argument(
+            "--init-from", metavar="PATH",
+            help="start every trial from the best checkpoint (by val_acc) of the experiment at "
+            "PATH (on a cluster: a path its nodes see)",
+        )  # fmt: skip
     parser.add_argument("--samples", type=int, help="trials to sample (grid: passes over the grid)")
     parser.add_argument("--max-epochs", type=int, help="epochs per trial (job's default)")
     parser.add_argument(

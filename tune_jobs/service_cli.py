@@ -52,6 +52,7 @@ RUN_FLAGS = {
     "budget_epochs": "--budget-epochs",
     "time_budget": "--time-budget",
     "max_failures": "--max-failures",
+    "init_from": "--init-from",
 }
 TERMINAL = ("SUCCEEDED", "FAILED", "STOPPED")
 

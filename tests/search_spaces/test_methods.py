@@ -6,8 +6,9 @@ import sys
 
 import pytest
 from ray import tune
+from ray.tune.schedulers import HyperBandScheduler
 
-from search_spaces.halving import bracket_epochs
+from search_spaces.halving import SynchronousHyperBand, bracket_epochs
 from search_spaces.methods import (
     METHODS,
     IncompatibleSpaceError,
@@ -221,3 +222,43 @@ def test_settings_refuse_nonsense():
         MethodSettings("val_acc", "up", 3)
     with pytest.raises(ValueError, match="budget_epochs"):
         MethodSettings("val_acc", "max", 3, budget_epochs=0)
+
+
+class _Controller:
+    """The part of Tune's controller a synchronous bracket talks to."""
+
+    def __init__(self, trials):
+        self.trials, self.stopped = trials, []
+
+    def get_trials(self):
+        return self.trials
+
+    def stop_trial(self, trial):
+        self.stopped.append(trial)
+
+
+@pytest.mark.parametrize("scheduler_class", [HyperBandScheduler, SynchronousHyperBand])
+def test_a_trial_paused_while_its_bracket_finished_is_stopped(scheduler_class):
+    from ray.tune.experiment import Trial
+
+    scheduler = scheduler_class(
+        time_attr="training_iteration", max_t=4, reduction_factor=3, metric="val_acc", mode="max"
+    )
+    late, last = Trial("__fake", stub=True), Trial("__fake", stub=True)
+    controller = _Controller([late, last])
+    for trial in (late, last):  # one bracket of two trials trained straight to max_t
+        scheduler.on_trial_add(controller, trial)
+        trial.set_status(Trial.RUNNING)
+    result = {"training_iteration": 4, "val_acc": 0.5}
+    assert scheduler.on_trial_result(controller, late, result) == "PAUSE"
+    # The last trial arrives while `late` is still saving its pause checkpoint (RUNNING).
+    assert scheduler.on_trial_result(controller, last, result) == "STOP"
+    last.set_status(Trial.TERMINATED)
+    scheduler.on_trial_complete(controller, last, result)
+    late.set_status(Trial.PAUSED)
+
+    assert scheduler.choose_trial_to_run(controller) is None
+    if scheduler_class is HyperBandScheduler:
+        assert controller.stopped == []  # Ray's own: `late` would stay PAUSED, the run hangs
+    else:
+        assert controller.stopped == [late]
