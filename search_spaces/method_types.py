@@ -72,6 +72,8 @@ class Plan:
     num_samples: int
     search_alg: Searcher | SearchAlgorithm | None = None
     scheduler: TrialScheduler | None = None
+    # PBT restores donors' earlier checkpoints, which a small num_to_keep would delete first.
+    keeps_all_checkpoints: bool = False
 
 
 @dataclass(frozen=True)

@@ -86,7 +86,10 @@ def _pbt(space: SearchSpace, settings: MethodSettings) -> Plan:
         resample_probability=PBT_KNOBS["resample_probability"],
         hyperparam_mutations=mutations,
     )
-    return Plan(space.distributions(), population, basic_variants(settings), scheduler)
+    return Plan(
+        space.distributions(), population, basic_variants(settings), scheduler,
+        keeps_all_checkpoints=True,
+    )  # fmt: skip
 
 
 POPULATION_METHODS = (

@@ -198,7 +198,7 @@ def execute(prepared: Prepared, data) -> tune.ResultGrid:
             storage_path=prepared.storage,
             # Keep the best checkpoint by the job's metric; Ray always keeps the latest too.
             checkpoint_config=tune.CheckpointConfig(
-                num_to_keep=job.keep_checkpoints,
+                num_to_keep=None if plan.keeps_all_checkpoints else job.keep_checkpoints,
                 checkpoint_score_attribute=job.metric,
                 checkpoint_score_order=job.mode,
             ),

@@ -101,3 +101,28 @@ def test_existing_experiment_folder_is_never_overwritten(tmp_path, capsys):
     assert main(["run", "mnist-l2", "--storage", str(tmp_path), "--name", "taken"]) == 2
     assert "already exists" in capsys.readouterr().err
     assert (tmp_path / "taken" / "keep.txt").read_text() == "earlier results"
+
+
+@pytest.mark.parametrize(("method", "kept"), [("random", 1), ("pbt", None)])
+def test_pbt_runs_keep_every_checkpoint_for_exploits(
+    method, kept, ray_local, tmp_path, monkeypatch
+):
+    """PBT restores a donor's checkpoint from its last perturbation; keeping only the best and the
+    latest can delete it first (Ray warns about num_to_keep <= 2 with PBT)."""
+    from tune_jobs import runner
+
+    tuners = []
+
+    class Tuner:
+        def __init__(self, *args, **kwargs):
+            tuners.append(kwargs)
+
+        def fit(self):
+            return None
+
+    monkeypatch.setattr(runner.tune, "Tuner", Tuner)
+    prepared = runner.prepare(
+        runner.RunOptions("mnist-l2", method=method, samples=4, storage=str(tmp_path), name="k")
+    )
+    runner.execute(prepared, data=None)
+    assert tuners[0]["run_config"].checkpoint_config.num_to_keep == kept
