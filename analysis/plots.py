@@ -82,17 +82,24 @@ def plot_training_curves(
     return fig
 
 
+def _method_style(index: int) -> dict:
+    """A colour and line style per method: tab10's ten colours, then dashed, then dotted."""
+    return {"color": f"C{index % 10}", "linestyle": ("-", "--", ":")[index // 10 % 3]}
+
+
 def plot_anytime(
     bands: pd.DataFrame, x: str = CUM_EPOCHS, metric: str = metrics.METRIC, title: str = ""
 ) -> Figure:
     """Median best-so-far per method against `x`, with its confidence band (`anytime_bands`)."""
     fig, ax = plt.subplots(figsize=(7, 4.5))
-    for method, group in bands.groupby("method", sort=False):
-        (line,) = ax.plot(group[x], group["median"], label=f"{method} (n={group['seeds'].iloc[0]})")
-        ax.fill_between(group[x], group["low"], group["high"], color=line.get_color(), alpha=0.2)
+    for index, (method, group) in enumerate(bands.groupby("method", sort=False)):
+        style = _method_style(index)
+        label = f"{method} (n={group['seeds'].iloc[0]})"
+        ax.plot(group[x], group["median"], label=label, **style)
+        ax.fill_between(group[x], group["low"], group["high"], color=style["color"], alpha=0.2)
     ax.set_xlabel(_label(x))
     ax.set_ylabel(f"best {_label(metric)} so far")
-    ax.set_title(title or f"Anytime performance: median over seeds, 95% CI band, vs {_label(x)}")
+    ax.set_title(title or f"Anytime performance vs {_label(x)}\n(median over seeds, 95% CI band)")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8, loc="lower right")
     fig.tight_layout()
@@ -142,8 +149,8 @@ def plot_final_scores(
 def plot_ranks(ranks: pd.DataFrame, x: str = CUM_EPOCHS) -> Figure:
     """Average rank of each method (1 = best) at each budget (`average_ranks`)."""
     fig, ax = plt.subplots(figsize=(7, 4.5))
-    for method in ranks.columns:
-        ax.plot(ranks.index, ranks[method], marker="o", label=str(method))
+    for index, method in enumerate(ranks.columns):
+        ax.plot(ranks.index, ranks[method], marker="o", label=str(method), **_method_style(index))
     ax.set_xlabel(_label(x))
     ax.set_ylabel("average rank over seeds (1 = best)")
     ax.set_title("Average rank of each method at growing budgets")
