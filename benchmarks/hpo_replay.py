@@ -5,10 +5,10 @@ Builds a replay table from a finished MNIST `grid` experiment (unless the table 
 given), then prints: replay throughput (trials and epochs per second of wall time), per method the
 distribution of the replayed runs' best val_acc against the real runs' of a real compare folder
 (is each real result inside the replayed range?), normalized regret at budgets and the Friedman +
-Nemenyi verdict. Example (the run recorded in docs/hpo-methods.md):
+Nemenyi verdict. The default table is the one kept in benchmarks/tables/ (the grid run of the
+HPO-methods benchmark), so no real run is needed first:
 
-    .venv/bin/python benchmarks/hpo_replay.py --experiment results/bench-hpo-methods/grid-seed0 \
-        --real results/bench-hpo-methods --seeds 20
+    .venv/bin/python benchmarks/hpo_replay.py --seeds 20 [--real results/bench-hpo-seed0]
 """
 
 from __future__ import annotations
@@ -94,7 +94,7 @@ def main() -> None:
         "--analyse", nargs="+", help="replayed compare folders (seeds of one table): only print"
     )
     parser.add_argument("--experiment", default="results/bench-hpo-methods/grid-seed0")
-    parser.add_argument("--table", default="results/replay-grid-seed0.parquet")
+    parser.add_argument("--table", default="benchmarks/tables/mnist-l2-grid-w128-10k-seed0.parquet")
     parser.add_argument("--real", nargs="+", help="real compare folders to set against the replay")
     parser.add_argument("--methods", default=METHODS)
     parser.add_argument("--seeds", type=int, default=20)
