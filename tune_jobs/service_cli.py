@@ -165,13 +165,19 @@ def cmd_submit(args: argparse.Namespace) -> int:
         address=None,  # inside the job Ray sets RAY_ADDRESS
         storage=str(Path(args.storage).expanduser().resolve()) if local else args.storage,
         data_dir=str(Path(args.data_dir).expanduser().resolve()) if args.data_dir else None,
+        init_from=str(Path(args.init_from).expanduser().resolve()) if args.init_from else None,
     )
     prepared = prepare(options)  # every input checked here, before the cluster sees anything
     url = dashboard_url(args.address)
     client = job_client(url)
     check_shared_storage(prepared.storage, alive_nodes(url))
     options = run_options(
-        args, address=None, storage=prepared.storage, data_dir=options.data_dir, name=prepared.name
+        args,
+        address=None,
+        storage=prepared.storage,
+        data_dir=options.data_dir,
+        init_from=options.init_from,
+        name=prepared.name,
     )
     entrypoint = shlex.join(["python", "-m", "tune_jobs.cli", *run_argv(options)])
     experiment = f"{prepared.storage}/{prepared.name}"
