@@ -104,9 +104,7 @@ def test_existing_experiment_folder_is_never_overwritten(tmp_path, capsys):
 
 
 @pytest.mark.parametrize(("method", "kept"), [("random", 1), ("pbt", None)])
-def test_only_pbt_runs_keep_every_checkpoint(
-    method, kept, ray_local, tmp_path, monkeypatch
-):
+def test_only_pbt_runs_keep_every_checkpoint(method, kept, ray_local, tmp_path, monkeypatch):
     """PBT restores a donor's checkpoint from its last perturbation; keeping only the best and the
     latest can delete it first (Ray warns about num_to_keep <= 2 with PBT)."""
     from tune_jobs import runner
