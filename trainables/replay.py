@@ -2,7 +2,7 @@
 
 A replay table (written by `tune-jobs replay build`, read by `read_table`) holds, for every
 configuration of a finished grid run, each epoch's reported metrics and the seconds that epoch
-took. `train_replay` reports those rows epoch by epoch, so Ray Tune's real searchers and
+took. `ReplayTrainable` reports those rows epoch by epoch, so Ray Tune's real searchers and
 schedulers run against recorded curves in milliseconds per trial.
 
 - Simulated clock: each report carries `replay_seconds`, the recorded seconds of the configuration
@@ -30,9 +30,10 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from ray import tune
+from ray.tune.result import DONE
 
 from trainables import metrics as m
-from trainables.reporting import report, restored_state
 
 CONFIG_PREFIX = "config/"
 CONFIG_ID = "config_id"
@@ -154,22 +155,47 @@ def _plain(value: Any) -> Any:
     return value.item() if isinstance(value, np.generic) else value
 
 
-def train_replay(config: dict[str, Any], data: ReplayTable) -> None:
-    """Ray Tune function trainable: report the recorded curve of the nearest configuration."""
-    config_id = data.snap(config)
-    curve = data.curve(config_id)
-    state = restored_state() or {"epoch": 0, "seconds": 0.0}
-    epochs = min(int(config.get("epochs", len(curve))), len(curve))
-    seconds = float(state["seconds"])
-    for epoch in range(int(state["epoch"]), epochs):
-        row = curve[epoch]
-        seconds += float(row.get(SECONDS, 0.0))
+class ReplayTrainable(tune.Trainable):
+    """Ray Tune class trainable: one `step` reports the next recorded epoch of the nearest config.
+
+    A class rather than a function trainable because a replayed epoch takes microseconds: Tune
+    asks it for a checkpoint (its position) only when a scheduler pauses it or PBT exploits it,
+    instead of one written per epoch, and a reused actor just moves to the new configuration.
+    Nothing here imports torch, so a worker starts in the time it takes to import Ray Tune.
+    """
+
+    def setup(self, config: dict[str, Any], data: ReplayTable) -> None:
+        self.table = data
+        self._start(config)
+
+    def _start(self, config: Mapping[str, Any]) -> None:
+        self.config_id = self.table.snap(config)
+        self.curve = self.table.curve(self.config_id)
+        self.epochs = min(int(config.get("epochs", len(self.curve))), len(self.curve))
+        self.position = 0  # epochs replayed so far
+        self.seconds = 0.0  # their recorded seconds
+
+    def step(self) -> dict[str, Any]:
+        row = self.curve[self.position]
+        self.position += 1
+        self.seconds += float(row.get(SECONDS, 0.0))
         results = {k: v for k, v in row.items() if k != SECONDS}
-        results.update({REPLAY_SECONDS: seconds, REPLAY_CONFIG: config_id})
-        if row.get(m.DIVERGED):
-            report(results)  # the recorded trial ended here, with no usable weights
-            return
-        report(results, {"epoch": epoch + 1, "seconds": seconds})
+        results.update({REPLAY_SECONDS: self.seconds, REPLAY_CONFIG: self.config_id})
+        # A diverged recorded trial ended at that epoch, with no usable weights.
+        results[DONE] = bool(row.get(m.DIVERGED)) or self.position >= self.epochs
+        return results
+
+    def save_checkpoint(self, checkpoint_dir: str) -> dict[str, Any]:
+        return {"epoch": self.position, "seconds": self.seconds}
+
+    def load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        # PBT restores a donor's position onto this trial's own (mutated) configuration.
+        self.position = int(checkpoint["epoch"])
+        self.seconds = float(checkpoint["seconds"])
+
+    def reset_config(self, new_config: dict[str, Any]) -> bool:
+        self._start(new_config)
+        return True
 
 
 # --- the table file: parquet with the metadata in the schema

@@ -20,8 +20,8 @@ from trainables.replay import (
     REPLAY_SECONDS,
     ReplayTable,
     ReplayTableError,
+    ReplayTrainable,
     read_table,
-    train_replay,
 )
 from tune_jobs.jobs import Job, get_job
 from tune_jobs.runner import BadInputError, RunOptions
@@ -70,7 +70,7 @@ def replay_job(options: RunOptions, table_path: str) -> Job:
     return dataclasses.replace(
         job,
         description=f"{job.description} (replayed from {table_path})",
-        trainable=train_replay,
+        trainable=ReplayTrainable,
         space=lambda: space,
         load_data=lambda data_dir=None: table,
         validate=lambda config: check_config(table, config),

@@ -201,6 +201,9 @@ def execute(prepared: Prepared, data) -> tune.ResultGrid:
                 num_to_keep=None if plan.keeps_all_checkpoints else job.keep_checkpoints,
                 checkpoint_score_attribute=job.metric,
                 checkpoint_score_order=job.mode,
+                # Trainables checkpoint each epoch themselves (a replay's position is saved when
+                # a scheduler asks): a class trainable's extra save at the end adds nothing.
+                checkpoint_at_end=False,
             ),
             failure_config=tune.FailureConfig(max_failures=options.max_failures),
             stop=EpochBudget(options.budget_epochs) if options.budget_epochs else None,

@@ -11,8 +11,8 @@ from trainables.replay import (
     REPLAY_CONFIG,
     REPLAY_SECONDS,
     ReplayTableError,
+    ReplayTrainable,
     read_table,
-    train_replay,
     write_table,
 )
 
@@ -68,7 +68,7 @@ def test_replay_reproduces_the_recorded_table_exactly(ray_local, tmp_path):
     recorded = tiny_table(tmp_path / "t.parquet")
     table = read_table(tmp_path / "t.parquet", log_scale=["lr"])
     tuner = tune.Tuner(
-        tune.with_resources(tune.with_parameters(train_replay, data=table), {"cpu": 0.5}),
+        tune.with_resources(tune.with_parameters(ReplayTrainable, data=table), {"cpu": 0.5}),
         param_space={
             "lr": tune.grid_search(list(LRS)),
             "dropout": tune.grid_search(list(DROPOUTS)),
@@ -94,7 +94,7 @@ def test_an_unknown_config_replays_its_nearest_recorded_one(ray_local, tmp_path)
     recorded = tiny_table(tmp_path / "t.parquet")
     table = read_table(tmp_path / "t.parquet", log_scale=["lr"])
     tuner = tune.Tuner(
-        tune.with_parameters(train_replay, data=table),
+        tune.with_parameters(ReplayTrainable, data=table),
         param_space={"lr": 0.13, "dropout": 0.3, "epochs": 2},
         run_config=tune.RunConfig(storage_path=str(tmp_path), name="snap", verbose=0),
     )

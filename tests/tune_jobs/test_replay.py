@@ -7,6 +7,7 @@ from __future__ import annotations
 import dataclasses
 import json
 
+import numpy as np
 import pandas as pd
 import pytest
 from ray import tune
@@ -173,3 +174,24 @@ def test_replay_space_is_the_tables(table):
     assert list(space.dimensions["lr"].grid) == LRS and space.dimensions["lr"].log
     assert (space.dimensions["dropout"].low, space.dimensions["dropout"].high) == (0.25, 0.5)
     assert dataclasses.replace(job).max_epochs == EPOCHS
+
+
+def test_hyperband_pauses_and_resumes_replayed_trials_where_they_stopped(ray_local, tmp_path):
+    table = synthetic_table(tmp_path / "t.parquet", [0.02, 0.05, 0.1, 0.2], [0.25, 0.5], 9)
+    options = RunOptions(
+        job="mnist-l2", method="hyperband", samples=8, cpus_per_trial=0.5,
+        storage=str(tmp_path), name="hb", seed=0,
+    )  # fmt: skip
+    job = replay_job(options, str(table))
+    results = execute(prepare(options, job), job.load_data())
+    assert results.num_errors == 0
+    longest = 0
+    for result in results:
+        history = result.metrics_dataframe
+        # A resumed trial goes on from its checkpoint: epochs 1, 2, ... with none replayed twice.
+        assert list(history["epoch"]) == list(range(1, len(history) + 1))
+        np.testing.assert_allclose(history[REPLAY_SECONDS], 2.0 * history["epoch"])
+        longest = max(longest, len(history))
+    # Trials were paused at a rung (their position saved on demand) and the best ran on to the end.
+    assert any((tmp_path / "hb").glob("*/checkpoint_*"))
+    assert longest == 9
