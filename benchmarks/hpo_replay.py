@@ -47,6 +47,7 @@ def run_replay(args: argparse.Namespace) -> Path:
             "--replay", args.table, "--methods", args.methods, "--seeds", str(args.seeds),
             "--cpus-per-trial", str(args.cpus_per_trial), "--storage", args.storage,
             "--name", name,
+            *(["--budget-epochs", str(args.budget_epochs)] if args.budget_epochs else []),
         ],
         check=False,
     )  # fmt: skip
@@ -98,6 +99,9 @@ def main() -> None:
     parser.add_argument("--real", nargs="+", help="real compare folders to set against the replay")
     parser.add_argument("--methods", default=METHODS)
     parser.add_argument("--seeds", type=int, default=20)
+    parser.add_argument(
+        "--budget-epochs", type=int, help="epochs per run (default: the table's grid, once)"
+    )
     parser.add_argument("--cpus-per-trial", type=float, default=1.0)
     parser.add_argument("--storage", default="results")
     parser.add_argument("--name")

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import sys
+import tempfile
+from pathlib import Path
 
 import pytest
 from ray import tune
@@ -18,7 +21,6 @@ from search_spaces.methods import (
     get_method,
 )
 from search_spaces.space import Choice, Float, Int, SearchSpace
-from trainables.reporting import report, restored_state
 from tune_jobs.budget import EpochBudget
 
 SPACE = SearchSpace(
@@ -33,16 +35,29 @@ CONCURRENCY = 2
 
 
 def analytic(config):
-    """Accuracy climbs with epochs towards a ceiling set by the config; resumable, no learning."""
+    """Accuracy climbs with epochs towards a ceiling set by the config; resumable, no learning.
+
+    Its checkpoints are JSON, not the trainables' torch files: each trial is a fresh Ray worker,
+    and importing torch there would cost more than the whole trial.
+    """
     ceiling = (
         1 - abs(config["x"] - 0.5) - 0.2 * abs(config["y"] - 0.3) - 0.1 * (config["kind"] == "b")
     )
-    state = restored_state() or {"epoch": 0, "origin": tune.get_context().get_trial_id()}
+    checkpoint = tune.get_checkpoint()
+    state = {"epoch": 0, "origin": tune.get_context().get_trial_id()}
+    if checkpoint is not None:
+        with checkpoint.as_directory() as folder:
+            state = json.loads((Path(folder) / "state.json").read_text())
     restored_from = state["origin"] if state["epoch"] else ""
     for epoch in range(state["epoch"] + 1, config["max_epochs"] + 1):
         metrics = {"val_acc": ceiling * epoch / config["max_epochs"], "epoch": epoch}
         own = {"epoch": epoch, "origin": tune.get_context().get_trial_id()}
-        report({**metrics, "restored_from": restored_from}, own)
+        with tempfile.TemporaryDirectory() as folder:
+            (Path(folder) / "state.json").write_text(json.dumps(own))
+            tune.report(
+                {**metrics, "restored_from": restored_from},
+                checkpoint=tune.Checkpoint.from_directory(folder),
+            )
 
 
 def run(method, folder, seed=0, samples=6, max_epochs=4, budget=None, space=SPACE):
