@@ -137,7 +137,7 @@ def main() -> None:
     parser.add_argument(
         "--analyse", nargs="+", help="replayed compare folders (seeds of one table): only print"
     )
-    parser.add_argument("--experiment", default="results/bench-hpo-methods/grid-seed0")
+    parser.add_argument("--experiment", default="results/bench-hpo-seed0/grid-seed0")
     parser.add_argument("--table", default="benchmarks/tables/mnist-l2-grid-w128-10k-seed0.parquet")
     parser.add_argument("--real", nargs="+", help="real compare folders to set against the replay")
     parser.add_argument("--methods", default=METHODS)
