@@ -120,7 +120,7 @@ def prepare(options: RunOptions, job: Job | None = None) -> Prepared:
     from tune_jobs.cluster import check_address  # it imports this module
 
     check_address(options.address)
-    storage = _storage_uri(options.storage)
+    storage = absolute_uri(options.storage)
     name = options.name or f"{job.name}-{method.name}-{time.strftime('%Y%m%d-%H%M%S')}"
     _refuse_existing(storage, name)
     init = _load_init(options, job, space)
@@ -144,8 +144,9 @@ def _with_data(job: Job, data, init: dict[str, Any] | None):
     return tune.with_parameters(job.trainable, data=data, **extra)
 
 
-def _storage_uri(storage: str) -> str:
-    return storage if "://" in storage else str(Path(storage).expanduser().resolve())
+def absolute_uri(location: str) -> str:
+    """A local path made absolute (a job on a cluster runs in its own folder); a URI as it is."""
+    return location if "://" in location else str(Path(location).expanduser().resolve())
 
 
 def _refuse_existing(storage: str, name: str) -> None:
@@ -267,7 +268,7 @@ def check_storage(storage: str) -> None:
 
 def read_run_file(path: str) -> dict[str, Any]:
     """The `RUN_FILE` of experiment folder `path` (local or URI); BadInputError if it is not one."""
-    path = _storage_uri(path)
+    path = absolute_uri(path)
     if not tune.Tuner.can_restore(path):
         raise BadInputError(
             f"{path} is not a Ray Tune experiment folder (no tuner.pkl, which Tune writes when "
@@ -294,7 +295,7 @@ def resume(path: str, address: str | None = None) -> tuple[tune.ResultGrid, Job]
     The run file rebuilds the trainable with the same data; Ray's `Tuner.restore` does the rest.
     """
     record = read_run_file(path)
-    path = _storage_uri(path)
+    path = absolute_uri(path)
     known = {f.name for f in fields(RunOptions)}
     options = RunOptions(**{k: v for k, v in record["options"].items() if k in known})
     job = get_job(record["job"])

@@ -157,15 +157,14 @@ def job_client(address: str | None) -> JobSubmissionClient:
 
 def cmd_submit(args: argparse.Namespace) -> int:
     from tune_jobs.cli import run_options
-    from tune_jobs.runner import prepare
+    from tune_jobs.runner import absolute_uri, prepare
 
-    local = "://" not in args.storage
     options = run_options(
         args,
         address=None,  # inside the job Ray sets RAY_ADDRESS
-        storage=str(Path(args.storage).expanduser().resolve()) if local else args.storage,
-        data_dir=str(Path(args.data_dir).expanduser().resolve()) if args.data_dir else None,
-        init_from=str(Path(args.init_from).expanduser().resolve()) if args.init_from else None,
+        storage=absolute_uri(args.storage),
+        data_dir=absolute_uri(args.data_dir) if args.data_dir else None,
+        init_from=absolute_uri(args.init_from) if args.init_from else None,
     )
     prepared = prepare(options)  # every input checked here, before the cluster sees anything
     url = dashboard_url(args.address)
