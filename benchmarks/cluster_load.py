@@ -1,7 +1,7 @@
 """Load check: hundreds of short trials on a local Ray cluster, driven by one tune-jobs driver.
 
-Starts a cluster with `tune_jobs.cluster.cluster_up` (head + --workers nodes on 127.0.0.1, token
-auth on) unless --address names a running one, runs `mnist-l2` with random search for --trials
+Starts a cluster with `tune_jobs.cluster.local.cluster_up` (head + --workers nodes on 127.0.0.1,
+token auth on) unless --address names a running one, runs `mnist-l2` with random search for --trials
 trials of --epochs epochs on a small slice of MNIST, then checks that every trial reported every
 epoch, and prints trials per second and the driver's memory: its peak, and its RSS over the run
 (bounded means the last quarter is not much above the first).
@@ -25,8 +25,9 @@ import ray
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout
 
-from tune_jobs.cluster import cluster_down, cluster_up  # noqa: E402
-from tune_jobs.runner import RunOptions, ensure_ray, execute, load_data, prepare  # noqa: E402
+from tune_jobs.cluster.local import cluster_down, cluster_up  # noqa: E402
+from tune_jobs.execute import ensure_ray, execute  # noqa: E402
+from tune_jobs.options import RunOptions, load_data, prepare  # noqa: E402
 
 
 class RssSampler(threading.Thread):
@@ -72,7 +73,9 @@ def main() -> int:
             address=address, max_failures=0,
         )  # fmt: skip
         prepared = prepare(options)
-        data = load_data(prepared).subset(train=args.train_subset, evaluation=args.eval_subset)
+        data = load_data(prepared.job, prepared.options).subset(
+            train=args.train_subset, evaluation=args.eval_subset
+        )
         ensure_ray(address)
         sampler = RssSampler()
         sampler.start()

@@ -19,7 +19,8 @@ import torch
 from trainables.data import batches, normalize
 from trainables.mnist import MnistConfig, build_cnn
 from trainables.training import build_optimizer, evaluate, train_epoch
-from tune_jobs.runner import RunOptions, best_summary, ensure_ray, execute, load_data, prepare
+from tune_jobs.execute import best_summary, ensure_ray, execute
+from tune_jobs.options import RunOptions, load_data, prepare
 
 
 def plain_loop_seconds_per_epoch(config: MnistConfig, data, epochs: int) -> float:
@@ -61,7 +62,7 @@ def main() -> None:
             name="grid",
         )
     )
-    data = load_data(grid)
+    data = load_data(grid.job, grid.options)
     ensure_ray()
     started = time.time()
     results = execute(grid, data)

@@ -7,26 +7,18 @@ The parent folder holds one standard Tune experiment per run (`<method>-seed<k>/
 from __future__ import annotations
 
 import dataclasses
-import json
 import time
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
+from analysis.results import MANIFEST_FILE
 from search_spaces.methods import METHODS
+from tune_jobs.errors import BadInputError
+from tune_jobs.execute import ensure_ray, execute
 from tune_jobs.jobs import Job
+from tune_jobs.options import Prepared, RunOptions, load_data, prepare
 from tune_jobs.replay import replay_job, replay_record
-from tune_jobs.runner import (
-    BadInputError,
-    Prepared,
-    RunOptions,
-    ensure_ray,
-    execute,
-    load_data,
-    prepare,
-)
-
-MANIFEST = "manifest.json"
+from tune_jobs.storage import Folder
 
 
 def parse_methods(text: str) -> list[str]:
@@ -53,10 +45,10 @@ def plan_compare(
     """
     if seeds < 1:
         raise BadInputError(f"--seeds must be >= 1, got {seeds}")
-    if "://" not in base.storage and (Path(base.storage) / parent).exists():
+    folder = Folder.at(base.storage).child(parent)
+    if folder.exists():
         raise BadInputError(
-            f"{Path(base.storage) / parent} already exists; choose another --name "
-            "(results are never overwritten)"
+            f"{folder} already exists; choose another --name (results are never overwritten)"
         )
     budget = base.budget_epochs
     if budget is None:
@@ -87,15 +79,17 @@ def run_compare(
     seeds: int,
     parent: str,
     replay: str | None = None,
-) -> str:
+) -> tuple[str, dict[str, Any]]:
     """Run every prepared run in turn, data loaded once, manifest written after each.
+
+    Returns the comparison's folder and its manifest.
 
     With `replay` (a replay table's path) every run replays its recorded curves instead of
     training (`tune_jobs.replay`), and the manifest's `replay` field describes the table.
     """
     job = None if replay is None else replay_job(base, replay)
     runs, budget = plan_compare(base, methods, seeds, parent, job)
-    data = load_data(runs[0])
+    data = load_data(runs[0].job, base)
     print(f"Data: {data.sizes()}; {len(runs)} runs, {budget} epochs each")
     ensure_ray(base.address)
     manifest: dict[str, Any] = {
@@ -137,17 +131,5 @@ def run_compare(
             entry.update(status="failed", error=f"{type(error).__name__}: {error}")
         entry["ended"] = time.time()
         manifest["runs"].append(entry)
-        _write_manifest(runs[0].storage, manifest)
-    return runs[0].storage
-
-
-def _write_manifest(parent: str, manifest: dict[str, Any]) -> None:
-    text = json.dumps(manifest, indent=2, default=str)
-    if "://" in parent:
-        from pyarrow import fs
-
-        filesystem, root = fs.FileSystem.from_uri(parent)
-        with filesystem.open_output_stream(f"{root}/{MANIFEST}") as stream:
-            stream.write(text.encode())
-    else:
-        Path(parent, MANIFEST).write_text(text)
+        Folder(runs[0].storage).write_json(MANIFEST_FILE, manifest)
+    return runs[0].storage, manifest

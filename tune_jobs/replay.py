@@ -23,8 +23,9 @@ from trainables.replay import (
     ReplayTrainable,
     read_table,
 )
+from tune_jobs.errors import BadInputError
 from tune_jobs.jobs import Job, get_job
-from tune_jobs.runner import BadInputError, RunOptions
+from tune_jobs.options import RunOptions
 
 # Keys whose recorded value a replay may change: the epochs replayed (up to the recorded ones) and
 # the seed (it seeds the searcher; the curves are those of the recorded training seed).

@@ -16,17 +16,10 @@ from typing import Any
 from analysis.study_report import StudyPaths, write_study_report
 from search_spaces.mnist import OPTIMIZER_PARAMETERS, optimizer_pins
 from trainables import metrics
+from tune_jobs.errors import BadInputError
+from tune_jobs.execute import best_summary, ensure_ray, execute, resume
 from tune_jobs.jobs import get_job
-from tune_jobs.runner import (
-    BadInputError,
-    RunOptions,
-    best_summary,
-    ensure_ray,
-    execute,
-    load_data,
-    prepare,
-    resume,
-)
+from tune_jobs.options import RunOptions, load_data, prepare
 
 STUDY_FILE = "study.json"
 REPORT_FOLDER = "report"
@@ -91,7 +84,7 @@ class Study:
             )  # fmt: skip
             prepared = prepare(options)
             if self._data is None:  # every stage trains on the same MNIST splits
-                self._data = load_data(prepared)
+                self._data = load_data(prepared.job, options)
             ensure_ray(self.base.address)
             results = execute(prepared, self._data)
             job_spec = prepared.job

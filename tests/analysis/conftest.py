@@ -1,6 +1,6 @@
 """Real Ray Tune experiments for the analysis tests, run once per session on the tiny MNIST folder.
 
-- `tiny_experiment`: `mnist-l2` with ASHA, 4 trials x up to 2 epochs, through tune_jobs.runner;
+- `tiny_experiment`: `mnist-l2` with ASHA, 4 trials x up to 2 epochs, through tune_jobs.execute;
 - `empty_experiment`: one trial that raises before reporting anything;
 - `compare_folder`: a `tune-jobs compare` folder whose runs are copies of `tiny_experiment`
   (2 methods x 2 seeds) plus one failed run, with the manifest the compare command writes.
@@ -21,7 +21,8 @@ EPOCHS = 2
 
 @pytest.fixture(scope="session")
 def tiny_experiment(ray_local, mnist_dir, tmp_path_factory) -> Path:
-    from tune_jobs.runner import RunOptions, execute, load_data, prepare
+    from tune_jobs.execute import execute
+    from tune_jobs.options import RunOptions, load_data, prepare
 
     storage = tmp_path_factory.mktemp("analysis-results")
     options = RunOptions(
@@ -35,7 +36,7 @@ def tiny_experiment(ray_local, mnist_dir, tmp_path_factory) -> Path:
         train_subset=256,
     )
     prepared = prepare(options)
-    execute(prepared, load_data(prepared))
+    execute(prepared, load_data(prepared.job, prepared.options))
     return storage / "tiny-asha"
 
 

@@ -7,8 +7,8 @@ import json
 import pytest
 from ray.tune import ExperimentAnalysis
 
+from analysis.results import RUN_FILE
 from tune_jobs.cli import main
-from tune_jobs.runner import RUN_FILE
 
 
 def test_list_names_jobs_and_methods(capsys):
@@ -64,7 +64,7 @@ def test_bad_input_exits_2_naming_the_value_and_writes_nothing(args, named, tmp_
 
 
 def test_set_accepts_values_off_the_grid(tmp_path, mnist_dir, monkeypatch):
-    from tune_jobs.runner import RunOptions, prepare
+    from tune_jobs.options import RunOptions, prepare
 
     prepared = prepare(
         RunOptions("mnist-l2", overrides={"lr": "0.0123", "width": "300"}, storage=str(tmp_path))
@@ -107,7 +107,8 @@ def test_existing_experiment_folder_is_never_overwritten(tmp_path, capsys):
 def test_only_pbt_runs_keep_every_checkpoint(method, kept, ray_local, tmp_path, monkeypatch):
     """PBT restores a donor's checkpoint from its last perturbation; keeping only the best and the
     latest can delete it first (Ray warns about num_to_keep <= 2 with PBT)."""
-    from tune_jobs import runner
+    from tune_jobs import execute
+    from tune_jobs.options import RunOptions, prepare
 
     tuners = []
 
@@ -118,9 +119,9 @@ def test_only_pbt_runs_keep_every_checkpoint(method, kept, ray_local, tmp_path, 
         def fit(self):
             return None
 
-    monkeypatch.setattr(runner.tune, "Tuner", Tuner)
-    prepared = runner.prepare(
-        runner.RunOptions("mnist-l2", method=method, samples=4, storage=str(tmp_path), name="k")
+    monkeypatch.setattr(execute.tune, "Tuner", Tuner)
+    prepared = prepare(
+        RunOptions("mnist-l2", method=method, samples=4, storage=str(tmp_path), name="k")
     )
-    runner.execute(prepared, data=None)
+    execute.execute(prepared, data=None)
     assert tuners[0]["run_config"].checkpoint_config.num_to_keep == kept

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from tune_jobs.cluster import cluster_down, read_state
+from tune_jobs.cluster.local import cluster_down, read_state
 
 CLI = [sys.executable, "-m", "tune_jobs.cli"]
 ROOT = Path(__file__).resolve().parents[2]
@@ -192,8 +192,8 @@ def test_unreachable_address_fails_in_seconds_and_writes_nothing(command, tmp_pa
 def test_submit_forwards_every_run_option():
     from dataclasses import fields
 
-    from tune_jobs.runner import RunOptions
-    from tune_jobs.service_cli import RUN_FLAGS, run_argv
+    from tune_jobs.cli.service import RUN_FLAGS, run_argv
+    from tune_jobs.options import RunOptions
 
     handled = set(RUN_FLAGS) | {"job", "overrides", "smoke_test", "address"}
     assert {f.name for f in fields(RunOptions)} <= handled

@@ -7,8 +7,8 @@ import json
 import pytest
 from ray.tune import ExperimentAnalysis
 
+from analysis.results import MANIFEST_FILE
 from tune_jobs.cli import main
-from tune_jobs.compare import MANIFEST
 
 
 def test_compare_runs_each_method_and_seed_under_the_budget(ray_local, mnist_dir, tmp_path, capsys):
@@ -22,7 +22,7 @@ def test_compare_runs_each_method_and_seed_under_the_budget(ray_local, mnist_dir
     )  # fmt: skip
     out = capsys.readouterr().out
     assert code == 0, out
-    manifest = json.loads((tmp_path / "cmp" / MANIFEST).read_text())
+    manifest = json.loads((tmp_path / "cmp" / MANIFEST_FILE).read_text())
     assert manifest["budget_epochs"] == budget and manifest["seeds"] == [5, 6]
     runs = {(run["method"], run["seed"]): run for run in manifest["runs"]}
     assert set(runs) == {("random", 5), ("random", 6), ("asha", 5), ("asha", 6)}
@@ -67,3 +67,27 @@ def test_methods_table_lists_every_method_with_pros_and_cons(capsys):
                  "cmaes", "ga", "pso", "pbt"):  # fmt: skip
         assert f"\n{name}: " in out
     assert "reduction_factor=3" in out and "+ " in out and "- " in out
+
+
+def test_compare_stored_through_a_uri_exits_1_when_a_run_fails(
+    mnist_dir, tmp_path, monkeypatch, capsys
+):
+    """The manifest is read the same way wherever it is stored (here through a file:// URI)."""
+    from tune_jobs import compare
+
+    def crash(run, data):
+        raise RuntimeError("the run crashed")
+
+    monkeypatch.setattr(compare, "ensure_ray", lambda address=None: None)
+    monkeypatch.setattr(compare, "execute", crash)
+    code = main(
+        [
+            "compare", "mnist-l2", "--methods", "random", "--max-epochs", "1",
+            "--budget-epochs", "2", "--data-dir", str(mnist_dir),
+            "--storage", tmp_path.as_uri(), "--name", "cmp",
+        ]
+    )  # fmt: skip
+    assert code == 1
+    assert "Some runs failed" in capsys.readouterr().err
+    (run,) = json.loads((tmp_path / "cmp" / MANIFEST_FILE).read_text())["runs"]
+    assert run["status"] == "failed" and "the run crashed" in run["error"]

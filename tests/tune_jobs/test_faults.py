@@ -15,7 +15,7 @@ from trainables.reporting import (
     fault_env,
     inject_faults,
 )
-from tune_jobs.cluster import driver_runtime_env
+from tune_jobs.cluster.address import driver_runtime_env
 
 
 def test_hook_is_inert_without_its_variables(monkeypatch):

@@ -15,13 +15,13 @@ from ray import tune
 from analysis import compare, significance
 from analysis.compare import anytime
 from analysis.report import write_report
-from analysis.results import load_compare
+from analysis.results import MANIFEST_FILE, load_compare
 from trainables.replay import REPLAY_CONFIG, REPLAY_SECONDS, read_table, write_table
 from trainables.reporting import report
 from tune_jobs.cli import main
-from tune_jobs.compare import MANIFEST
+from tune_jobs.execute import execute
+from tune_jobs.options import RunOptions, prepare
 from tune_jobs.replay import replay_job
-from tune_jobs.runner import RunOptions, execute, prepare
 
 EPOCHS = 4
 LRS = [0.05, 0.1, 0.15]
@@ -90,7 +90,7 @@ def test_compare_replays_three_methods_three_seeds_and_computes_the_verdict(tabl
         ]
     )  # fmt: skip
     assert code == 0
-    manifest = json.loads((tmp_path / "r" / MANIFEST).read_text())
+    manifest = json.loads((tmp_path / "r" / MANIFEST_FILE).read_text())
     assert manifest["replay"]["table"] == str(table) and manifest["replay"]["configs"] == CONFIGS
     assert manifest["budget_epochs"] == 6
     assert [r["status"] for r in manifest["runs"]] == ["finished"] * 9

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from trainables.reporting import CRASH_AT_EPOCH_ENV, EPOCH_DELAY_ENV
-from tune_jobs.cluster import cluster_down, read_state
+from tune_jobs.cluster.local import cluster_down, read_state
 
 CLI = [sys.executable, "-m", "tune_jobs.cli"]
 ROOT = Path(__file__).resolve().parents[2]

@@ -7,22 +7,35 @@ study, a bad storage URL), reported before anything is written.
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
-from trainables import metrics
+import optuna
 
-TIME_TOTAL = "time_total_s"  # the same default as analysis.results.TIME_TOTAL
+from analysis.optuna_export import export_study
+from analysis.report import report_kind, write_report
+from analysis.results import (
+    TIME_TOTAL,
+    NotAnExperimentError,
+    curves_frame,
+    is_compare_folder,
+    load_experiment,
+    trials_frame,
+)
+from trainables import metrics
+from tune_jobs.cli.common import check_out
+from tune_jobs.errors import EXIT_OK, BadInputError, bad_input
+
 DASHBOARD_HINT = "pip install optuna-dashboard && optuna-dashboard {storage}"
 
 
-def add_analysis_parsers(subparsers: argparse._SubParsersAction) -> None:
-    """Add `report` and `export-optuna` to a CLI's sub-command parsers; each sets `func`."""
-    report = subparsers.add_parser(
-        "report",
-        help="write report.md and report.html for experiments and compare folders",
-        description="Tables and figures of Ray Tune experiments (best trials, curves, importance)"
-        " and of compare folders (per-method statistics over seeds, anytime curves, ranks).",
+def configure(name: str, parser: argparse.ArgumentParser) -> None:
+    {"report": _report_options, "export-optuna": _export_options}[name](parser)
+
+
+def _report_options(report: argparse.ArgumentParser) -> None:
+    report.description = (
+        "Tables and figures of Ray Tune experiments (best trials, curves, importance)"
+        " and of compare folders (per-method statistics over seeds, anytime curves, ranks)."
     )
     report.add_argument(
         "paths", nargs="+", metavar="PATH", help="experiment or compare folder (path or URI)"
@@ -40,12 +53,12 @@ def add_analysis_parsers(subparsers: argparse._SubParsersAction) -> None:
     )
     report.set_defaults(func=cmd_report)
 
-    export = subparsers.add_parser(
-        "export-optuna",
-        help="write an experiment's trials into an Optuna study (for optuna-dashboard)",
-        description="Write the trials, hyperparameters and per-epoch scores of one Ray Tune "
+
+def _export_options(export: argparse.ArgumentParser) -> None:
+    export.description = (
+        "Write the trials, hyperparameters and per-epoch scores of one Ray Tune "
         "experiment into a new Optuna study. Browse it with: "
-        + DASHBOARD_HINT.format(storage="sqlite:///FILE.db"),
+        + DASHBOARD_HINT.format(storage="sqlite:///FILE.db")
     )
     export.add_argument("path", metavar="PATH", help="experiment folder (path or URI)")
     export.add_argument(
@@ -63,53 +76,33 @@ def _metric_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--mode", choices=("max", "min"), default=metrics.MODE)
 
 
-def _error(message: str) -> int:
-    print(f"tune-jobs: error: {message}", file=sys.stderr)
-    return 2
-
-
 def cmd_report(args: argparse.Namespace) -> int:
-    # Imported here so that `tune-jobs --help` does not pay for matplotlib, scipy and Ray Tune.
-    from analysis.report import report_kind, write_report
-    from analysis.results import NotAnExperimentError
-
-    if args.out.exists() and not args.out.is_dir():
-        return _error(f"--out {args.out} exists and is not a folder")
-    try:
+    check_out(args.out)
+    with bad_input(NotAnExperimentError):
         for path in args.paths:
             report_kind(path)
-        written = write_report(
-            args.paths, args.out, args.metric, args.mode, args.time_column, args.target
-        )
-    except NotAnExperimentError as error:
-        return _error(str(error))
-    except KeyError as error:  # a --time-column or --metric the trials never reported
-        return _error(str(error).strip("'\""))
+        try:
+            written = write_report(
+                args.paths, args.out, args.metric, args.mode, args.time_column, args.target
+            )
+        except KeyError as error:  # a --time-column or --metric the trials never reported
+            raise BadInputError(str(error).strip("'\"")) from None
     print(f"Report: {written[0]}  (HTML: {written[1]})")
     print(f"{len(written) - 2} figures in {args.out}")
-    return 0
+    return EXIT_OK
 
 
 def cmd_export_optuna(args: argparse.Namespace) -> int:
-    import optuna
-
-    from analysis.optuna_export import export_study
-    from analysis.results import (
-        NotAnExperimentError,
-        curves_frame,
-        is_compare_folder,
-        load_experiment,
-        trials_frame,
-    )
-
     if "://" not in args.storage:
-        return _error(f"--storage expects a URL such as sqlite:///tune.db, got {args.storage!r}")
+        raise BadInputError(
+            f"--storage expects a URL such as sqlite:///tune.db, got {args.storage!r}"
+        )
     if is_compare_folder(args.path):
-        return _error(f"{args.path} is a compare folder; export one of its run folders at a time")
-    try:
+        raise BadInputError(
+            f"{args.path} is a compare folder; export one of its run folders at a time"
+        )
+    with bad_input(NotAnExperimentError):
         grid = load_experiment(args.path)
-    except NotAnExperimentError as error:
-        return _error(str(error))
     curves = curves_frame(grid)
     trials = trials_frame(grid, curves, args.metric, args.mode)
     name = args.study_name or Path(str(args.path).rstrip("/")).name
@@ -125,12 +118,12 @@ def cmd_export_optuna(args: argparse.Namespace) -> int:
             {"tune_path": str(args.path)},
         )
     except optuna.exceptions.DuplicatedStudyError:
-        return _error(
+        raise BadInputError(
             f"study {name!r} already exists in {args.storage}; choose another --study-name"
-        )
+        ) from None
     except Exception as error:  # SQLAlchemy's errors for unusable URLs: say which
-        return _error(f"cannot write to --storage {args.storage}: {error}")
+        raise BadInputError(f"cannot write to --storage {args.storage}: {error}") from None
     best = f"; best {args.metric} {study.best_value:.4f}" if len(study.best_trials) else ""
     print(f"Wrote {len(study.trials)} trials to study {name!r} in {args.storage}{best}")
     print(f"Browse it: {DASHBOARD_HINT.format(storage=args.storage)}")
-    return 0
+    return EXIT_OK

@@ -1,8 +1,7 @@
-"""`tune-jobs submit | jobs | cluster | resume`: tune jobs as a service on a Ray cluster.
+"""`tune-jobs submit | jobs`: tune jobs as a service on a Ray cluster.
 
-Ray Jobs (`JobSubmissionClient`) runs `tune-jobs run` on the cluster; `cluster up/down` starts and
-stops a local cluster with `ray start`; `resume` continues an experiment with `Tuner.restore`.
-Exit status as `tune-jobs run`: 0 ok, 1 a failed job or run, 2 bad input or no cluster.
+Ray Jobs (`JobSubmissionClient`) runs `tune-jobs run` on the cluster and follows its logs.
+Exit status as `tune-jobs run`: 0 ok, 1 a failed job, 2 bad input or no cluster.
 """
 
 from __future__ import annotations
@@ -11,30 +10,22 @@ import argparse
 import asyncio
 import os
 import shlex
-import sys
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-from tune_jobs.cluster import (
-    ClusterError,
-    alive_nodes,
-    check_address,
-    check_shared_storage,
-    cluster_down,
-    cluster_up,
-    dashboard_url,
-    enable_token_auth,
-    read_state,
-    state_file,
-)
+from ray.job_submission import JobSubmissionClient
 
-if TYPE_CHECKING:
-    from ray.job_submission import JobSubmissionClient
+from trainables.data import DATA_DIR_ENV
+from trainables.reporting import fault_env
+from tune_jobs.cli.run_options import add_job_options, add_run_options, run_options
+from tune_jobs.cluster.address import check_address, dashboard_url
+from tune_jobs.cluster.auth import enable_token_auth
+from tune_jobs.cluster.nodes import alive_nodes, check_shared_storage
+from tune_jobs.errors import EXIT_FAILED, EXIT_OK, ClusterError
+from tune_jobs.options import RunOptions, prepare
+from tune_jobs.storage import absolute_uri
 
-    from tune_jobs.runner import RunOptions
-
-PROJECT_ROOT = Path(__file__).resolve().parents[1]
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
 # Uploaded with each job: the code, not environments, results or data (gitignore syntax).
 WORKING_DIR_EXCLUDES = ["/.venv/", "/.git/", "/results/", "/data/", "*.pt", "*.pth", "*.ckpt"]
 # RunOptions fields and the `run` flag that sets each; `submit` forwards them all but address.
@@ -57,21 +48,22 @@ RUN_FLAGS = {
 TERMINAL = ("SUCCEEDED", "FAILED", "STOPPED")
 
 
-def add_service_parsers(subparsers: argparse._SubParsersAction) -> None:
-    """Add `submit`, `jobs`, `cluster` and `resume` to a CLI's sub-command parsers."""
-    from tune_jobs.cli import add_run_options  # the CLI imports this module
+def configure(name: str, parser: argparse.ArgumentParser) -> None:
+    {"submit": _submit_options, "jobs": _jobs_options}[name](parser)
 
-    submit = subparsers.add_parser(
-        "submit",
-        help="run a tune job on a Ray cluster as a Ray Job",
-        description="Submit `tune-jobs run JOB ...` as a Ray Job. --address is the dashboard "
-        "(http://HEAD:8265; default $RAY_API_SERVER_ADDRESS or the `cluster up` cluster).",
+
+def _submit_options(submit: argparse.ArgumentParser) -> None:
+    submit.description = (
+        "Submit `tune-jobs run JOB ...` as a Ray Job. --address is the dashboard "
+        "(http://HEAD:8265; default $RAY_API_SERVER_ADDRESS or the `cluster up` cluster)."
     )
+    add_job_options(submit)
     add_run_options(submit)
     submit.add_argument("--wait", action="store_true", help="follow the logs until the job ends")
     submit.set_defaults(func=cmd_submit)
 
-    jobs = subparsers.add_parser("jobs", help="list, inspect, follow and stop Ray Jobs")
+
+def _jobs_options(jobs: argparse.ArgumentParser) -> None:
     actions = jobs.add_subparsers(dest="jobs_action", metavar="ACTION", required=True)
     for name, func, help_text in (
         ("list", _jobs_list, "every job the cluster knows"),
@@ -86,37 +78,6 @@ def add_service_parsers(subparsers: argparse._SubParsersAction) -> None:
             action.add_argument("--follow", action="store_true", help="until the job ends")
         action.add_argument("--address", help="dashboard URL (default as for submit)")
         action.set_defaults(func=func)
-
-    cluster = subparsers.add_parser("cluster", help="start or stop a local Ray cluster")
-    steps = cluster.add_subparsers(dest="cluster_action", metavar="ACTION", required=True)
-    up = steps.add_parser("up", help="ray start a head (and worker nodes) on this machine")
-    up.add_argument("--num-cpus", type=int, help="CPUs per node (default: cores / nodes)")
-    up.add_argument("--workers", type=int, default=0, help="worker nodes beside the head")
-    up.add_argument("--host", default="127.0.0.1", help="IP every node binds to (loopback)")
-    up.add_argument("--port", type=int, help="GCS port (default: a free one)")
-    up.add_argument("--dashboard-port", type=int, help="dashboard port (default: a free one)")
-    up.set_defaults(func=_cluster_up)
-    down = steps.add_parser("down", help="stop the processes `cluster up` started")
-    down.set_defaults(func=_cluster_down)
-    status = steps.add_parser("status", help="what `cluster up` started, if anything")
-    status.set_defaults(func=_cluster_status)
-    for step in (up, down, status):
-        step.add_argument(
-            "--state-file", help="where up records its processes ($TUNE_JOBS_CLUSTER_STATE)"
-        )
-
-    resume = subparsers.add_parser(
-        "resume",
-        help="continue an interrupted experiment from its checkpoints",
-        description="Tuner.restore the experiment folder PATH; unfinished and errored trials "
-        "continue from their last checkpoints.",
-    )
-    resume.add_argument("path", metavar="PATH", help="experiment folder (local path or URI)")
-    resume.add_argument("--address", help="Ray cluster (default: local Ray)")
-    resume.set_defaults(func=cmd_resume)
-
-
-# --- submit and jobs --------------------------------------------------------------------------
 
 
 def run_argv(options: RunOptions) -> list[str]:
@@ -133,9 +94,6 @@ def run_argv(options: RunOptions) -> list[str]:
 
 def runtime_env() -> dict:
     """The job's runtime_env: this project as working dir, and the variables trials read."""
-    from trainables.data import DATA_DIR_ENV
-    from trainables.reporting import fault_env
-
     env = fault_env()
     if os.environ.get(DATA_DIR_ENV):
         env[DATA_DIR_ENV] = str(Path(os.environ[DATA_DIR_ENV]).expanduser().resolve())
@@ -147,8 +105,6 @@ def job_client(address: str | None) -> JobSubmissionClient:
     url = dashboard_url(address)
     check_address(url)
     enable_token_auth()
-    from ray.job_submission import JobSubmissionClient
-
     try:
         return JobSubmissionClient(url)
     except (ConnectionError, RuntimeError, ValueError) as error:
@@ -156,9 +112,6 @@ def job_client(address: str | None) -> JobSubmissionClient:
 
 
 def cmd_submit(args: argparse.Namespace) -> int:
-    from tune_jobs.cli import run_options
-    from tune_jobs.runner import absolute_uri, prepare
-
     options = run_options(
         args,
         address=None,  # inside the job Ray sets RAY_ADDRESS
@@ -190,7 +143,7 @@ def cmd_submit(args: argparse.Namespace) -> int:
     print(f"Dashboard: {url}/#/jobs/{job_id}")
     print(f"Follow:    tune-jobs jobs logs {job_id} --follow --address {url}")
     if not args.wait:
-        return 0
+        return EXIT_OK
     return _follow_to_end(client, job_id)
 
 
@@ -198,7 +151,7 @@ def _follow_to_end(client: JobSubmissionClient, job_id: str) -> int:
     asyncio.run(_tail(client, job_id))
     status = _wait_terminal(client, job_id)
     print(f"Job {job_id}: {status}")
-    return 0 if status == "SUCCEEDED" else 1
+    return EXIT_OK if status == "SUCCEEDED" else EXIT_FAILED
 
 
 async def _tail(client: JobSubmissionClient, job_id: str) -> None:
@@ -230,7 +183,7 @@ def _jobs_list(args: argparse.Namespace) -> int:
         started = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime((job.start_time or 0) / 1e3))
         print(f"{job.submission_id or job.job_id:<28} {job.status.value:<10} {started} "
               f"{job.entrypoint[:80]}")  # fmt: skip
-    return 0
+    return EXIT_OK
 
 
 def _jobs_status(args: argparse.Namespace) -> int:
@@ -238,7 +191,7 @@ def _jobs_status(args: argparse.Namespace) -> int:
     print(f"{args.job_id}: {info.status.value}" + (f" ({info.message})" if info.message else ""))
     for key, value in (info.metadata or {}).items():
         print(f"  {key}: {value}")
-    return 0
+    return EXIT_OK
 
 
 def _jobs_logs(args: argparse.Namespace) -> int:
@@ -247,7 +200,7 @@ def _jobs_logs(args: argparse.Namespace) -> int:
     if args.follow:
         return _follow_to_end(client, args.job_id)
     print(client.get_job_logs(args.job_id), end="")
-    return 0
+    return EXIT_OK
 
 
 def _jobs_stop(args: argparse.Namespace) -> int:
@@ -255,80 +208,4 @@ def _jobs_stop(args: argparse.Namespace) -> int:
     _job_info(client, args.job_id)
     stopped = client.stop_job(args.job_id)
     print(f"{args.job_id}: {'stop requested' if stopped else 'already ended'}")
-    return 0
-
-
-# --- local cluster ----------------------------------------------------------------------------
-
-
-def _cluster_up(args: argparse.Namespace) -> int:
-    path = state_file(args.state_file)
-    cluster = cluster_up(
-        num_cpus=args.num_cpus,
-        workers=args.workers,
-        host=args.host,
-        port=args.port,
-        dashboard_port=args.dashboard_port,
-        path=path,
-    )
-    cpus = cluster.nodes[0]["num_cpus"]
-    nodes = f"head + {args.workers} worker node(s), {cpus} CPU(s) each"
-    print(f"Ray cluster up: {nodes}, on {args.host}")
-    print(f"  dashboard  {cluster.dashboard_url}")
-    if cluster.token:
-        print(f"  token      {cluster.token} (token auth on; the dashboard asks for it)")
-    else:
-        print("  token      none: RAY_AUTH_MODE=disabled, anyone who can connect runs code")
-    print(f"  run        tune-jobs run JOB --address {cluster.gcs_address}")
-    print(f"  submit     tune-jobs submit JOB --address {cluster.dashboard_url}")
-    print(f"  stop       tune-jobs cluster down{_state_flag(args)}")
-    print(f"  state      {path}")
-    return 0
-
-
-def _cluster_down(args: argparse.Namespace) -> int:
-    path = state_file(args.state_file)
-    if read_state(path) is None:
-        print(f"No local cluster recorded in {path}; nothing to stop.")
-        return 0
-    stopped = cluster_down(path)
-    print(f"Stopped {len(stopped)} node(s): pids {', '.join(map(str, stopped)) or '-'}")
-    return 0
-
-
-def _cluster_status(args: argparse.Namespace) -> int:
-    path = state_file(args.state_file)
-    cluster = read_state(path)
-    if cluster is None:
-        print(f"No local cluster recorded in {path}.")
-        return 1
-    print(f"dashboard {cluster.dashboard_url}, GCS {cluster.gcs_address}, temp {cluster.temp_dir}")
-    for node in cluster.nodes:
-        print(f"  {node['role']:<10} pid {node['pid']:<8} {node['num_cpus']} CPU(s)")
-    return 0
-
-
-def _state_flag(args: argparse.Namespace) -> str:
-    return f" --state-file {shlex.quote(args.state_file)}" if args.state_file else ""
-
-
-# --- resume -----------------------------------------------------------------------------------
-
-
-def cmd_resume(args: argparse.Namespace) -> int:
-    from tune_jobs.runner import best_summary, resume
-
-    results, job = resume(args.path, args.address)
-    failed = [result for result in results if result.error is not None]
-    finished = len(results) - len(failed)
-    print(f"\n{finished} of {len(results)} trials finished.")
-    if finished:
-        best = best_summary(results, job)
-        print(
-            f"Best trial {best['trial_id']} (epoch {best['epoch']}): "
-            f"{job.metric} = {best[job.metric]:.4f}, test_acc = {best['test_acc']:.4f}"
-        )
-    if failed:
-        print(f"{len(failed)} trials failed; first error:\n{failed[0].error}", file=sys.stderr)
-        return 1
-    return 0
+    return EXIT_OK

@@ -9,12 +9,13 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from analysis.replay import UnfinishedExperimentError, build_table
+from analysis.results import NotAnExperimentError
+from trainables.replay import write_table
+from tune_jobs.errors import EXIT_OK, BadInputError, bad_input
 
-def add_replay_parser(subparsers: argparse._SubParsersAction) -> None:
-    """Add `replay build` to a CLI's sub-command parsers; it sets `func`."""
-    replay = subparsers.add_parser(
-        "replay", help="replay tables: recorded learning curves for fast HPO comparisons"
-    )
+
+def configure(name: str, replay: argparse.ArgumentParser) -> None:
     actions = replay.add_subparsers(dest="replay_command", required=True)
     build = actions.add_parser(
         "build",
@@ -29,21 +30,14 @@ def add_replay_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def cmd_replay_build(args: argparse.Namespace) -> int:
-    from analysis.replay import UnfinishedExperimentError, build_table
-    from analysis.results import NotAnExperimentError
-    from trainables.replay import write_table
-    from tune_jobs.runner import BadInputError
-
     if args.out.exists() and not args.force:
         raise BadInputError(f"{args.out} already exists (pass --force to overwrite it)")
-    try:
+    with bad_input(NotAnExperimentError, UnfinishedExperimentError, ValueError):
         frame, meta = build_table(args.experiment)
-    except (NotAnExperimentError, UnfinishedExperimentError, ValueError) as error:
-        raise BadInputError(str(error)) from None
     write_table(frame, meta, args.out)
     print(
         f"{args.out}: {meta['configs']} configurations x {meta['epochs']} epochs "
         f"({len(frame)} rows) from {meta['source']} (job {meta['job']}); tuned: "
         f"{', '.join(meta['tuned'])}"
     )
-    return 0
+    return EXIT_OK

@@ -8,8 +8,19 @@ Exit codes: 0 done, 1 the adversarial search found no perturbation that changes 
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
+
+from analysis.probes.adversarial_probe import probe_adversarial
+from analysis.probes.alexnet import RANDOM_WARNING, probe_alexnet
+from analysis.probes.cifar_samples import save_class_samples
+from analysis.probes.classifier import load_classifier
+from analysis.probes.images import ProbeError, read_image
+from analysis.probes.transfer import report_transfer
+from analysis.probes.transforms import parse_transforms
+from trainables.data import DataNotFoundError, cifar10_classes, load_cifar10
+from trainables.pretrained import WeightsError
+from tune_jobs.cli.common import check_out, print_files
+from tune_jobs.errors import EXIT_OK, bad_input
 
 DEFAULT_OUT = Path("results/probes")
 WEIGHTS_HELP = (
@@ -17,11 +28,12 @@ WEIGHTS_HELP = (
 )
 
 
-def add_probe_parser(subparsers: argparse._SubParsersAction) -> None:
-    """Add `probe` and its sub-commands to a CLI's sub-command parsers; each sets `func`."""
-    probe = subparsers.add_parser(
-        "probe", help="look inside models and data", description=__doc__.split("\n\n")[0]
-    )
+# A probe's own bad input: a missing or unreadable image, unusable weights, missing data.
+PROBE_INPUT_ERRORS = (ProbeError, WeightsError, DataNotFoundError)
+
+
+def configure(name: str, probe: argparse.ArgumentParser) -> None:
+    probe.description = __doc__.split("\n\n")[0]
     probes = probe.add_subparsers(dest="probe", metavar="PROBE", required=True)
 
     alexnet = probes.add_parser(
@@ -66,42 +78,11 @@ def _common(parser: argparse.ArgumentParser, name: str) -> None:
     parser.add_argument("--weights", default="imagenet", help=WEIGHTS_HELP)
 
 
-def _fail(error: Exception) -> int:
-    print(f"tune-jobs probe: error: {error}", file=sys.stderr)
-    return 2
-
-
-def _bad_input_errors() -> tuple[type[Exception], ...]:
-    from analysis.probes.images import ProbeError
-    from trainables.data import DataNotFoundError
-    from trainables.pretrained import WeightsError
-
-    return ProbeError, WeightsError, DataNotFoundError
-
-
-def _out_ok(out: Path) -> None:
-    from analysis.probes.images import ProbeError
-
-    if out.exists() and not out.is_dir():
-        raise ProbeError(f"--out {out} exists and is not a folder")
-
-
-def _print_files(files: list[Path]) -> None:
-    print("\nfiles written:")
-    for path in files:
-        print(f"  {path}")
-
-
 def _alexnet(args: argparse.Namespace) -> int:
-    from analysis.probes.alexnet import RANDOM_WARNING, probe_alexnet
-    from analysis.probes.transforms import parse_transforms
-
-    try:
-        _out_ok(args.out)
+    check_out(args.out)
+    with bad_input(*PROBE_INPUT_ERRORS):
         transforms = parse_transforms(args.transforms)
         result = probe_alexnet(args.images, args.out, transforms, args.weights)
-    except _bad_input_errors() as error:
-        return _fail(error)
     if result.random_weights:
         print(RANDOM_WARNING)
     shape = "x".join(map(str, next(iter(result.feature_maps.values())).shape))
@@ -110,19 +91,15 @@ def _alexnet(args: argparse.Namespace) -> int:
     print("\ntop-1 per image and transform (top5.md has all five):")
     print(top1[["image", "transform", "class_name", "probability"]].to_string(index=False))
     print(f"\nHow the maps relate to the filters: {args.out / 'alexnet.md'}")
-    _print_files(result.files)
+    print_files(result.files)
     if result.random_weights:
         print(RANDOM_WARNING)
-    return 0
+    return EXIT_OK
 
 
 def _adversarial(args: argparse.Namespace) -> int:
-    from analysis.probes.adversarial_probe import probe_adversarial
-    from analysis.probes.classifier import load_classifier
-    from analysis.probes.images import ProbeError, read_image
-
-    try:
-        _out_ok(args.out)
+    check_out(args.out)
+    with bad_input(*PROBE_INPUT_ERRORS):
         if args.size is not None and args.size < 32:
             raise ProbeError(f"--size must be >= 32, got {args.size}")
         if args.pgd_steps < 1:
@@ -130,8 +107,6 @@ def _adversarial(args: argparse.Namespace) -> int:
         read_image(args.image)  # a bad image fails before the model is built
         classifier = load_classifier(args.model, args.weights, args.size)
         result = probe_adversarial(args.image, args.out, classifier, args.label, args.pgd_steps)
-    except _bad_input_errors() as error:
-        return _fail(error)
     names = classifier.categories
     if classifier.random:
         print(f"WARNING: weights=none: {args.model} has RANDOM weights; no class is 'correct'.")
@@ -143,34 +118,25 @@ def _adversarial(args: argparse.Namespace) -> int:
     reference = "the given label" if result.clean_correct is not None else "the clean prediction"
     print(f"reference class ({reference}): {result.label} {names[result.label]}")
     print(result.table.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
-    _print_files(result.files)
+    print_files(result.files)
     return 0 if result.table["fooled"].any() else 1
 
 
 def _cifar10(args: argparse.Namespace) -> int:
-    from analysis.probes.cifar_samples import save_class_samples
-    from trainables.data import cifar10_classes, load_cifar10
-
-    try:
-        _out_ok(args.out)
+    check_out(args.out)
+    with bad_input(*PROBE_INPUT_ERRORS):
         data = load_cifar10(args.data_dir)
         classes = cifar10_classes(args.data_dir)
-    except _bad_input_errors() as error:
-        return _fail(error)
     files = save_class_samples(data, classes, args.out)
     print(f"One test image per class ({len(files) - 1} classes): {', '.join(classes)}")
-    _print_files(files)
-    return 0
+    print_files(files)
+    return EXIT_OK
 
 
 def _transfer(args: argparse.Namespace) -> int:
-    from analysis.probes.transfer import report_transfer
-
-    try:
-        _out_ok(args.out)
+    check_out(args.out)
+    with bad_input(*PROBE_INPUT_ERRORS):
         summary, change, files = report_transfer(args.experiment, args.out)
-    except _bad_input_errors() as error:
-        return _fail(error)
     print(summary.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
     if change is None:
         print("\nNo finetune=conv1 trial with a checkpoint: no conv1 filter comparison.")
@@ -180,5 +146,5 @@ def _transfer(args: argparse.Namespace) -> int:
             f"mean |after - before| = {change.mean_abs_change:.4g} "
             f"({change.relative_change:.2%} of the mean |weight| before)"
         )
-    _print_files(files)
-    return 0
+    print_files(files)
+    return EXIT_OK

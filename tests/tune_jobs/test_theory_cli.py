@@ -1,20 +1,14 @@
-"""`tune-jobs theory ...` through argparse, as tune_jobs/cli.py wires it."""
+"""`tune-jobs theory ...` through the CLI's own entry point."""
 
 from __future__ import annotations
 
-import argparse
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
-from tune_jobs.theory_cli import add_theory_parser
-
-
-def _run(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="tune-jobs")
-    add_theory_parser(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(argv)
-    return args.func(args)
+from tune_jobs.cli import main as _run
 
 
 @pytest.mark.parametrize(
@@ -55,8 +49,11 @@ def test_bad_input_exits_2_without_writing(tmp_path: Path, capsys) -> None:
     not_a_dir.write_text("keep me")
     assert _run(["theory", "momentum", "--out", str(not_a_dir)]) == 2
     assert not_a_dir.read_text() == "keep me"
+    assert capsys.readouterr().err == (
+        f"tune-jobs: error: --out {not_a_dir} exists and is not a folder\n"
+    )
     assert _run(["theory", "backprop", "--seed", "-1"]) == 2
-    assert "error" in capsys.readouterr().err
+    assert capsys.readouterr().err == "tune-jobs: error: --seed must be >= 0, got -1\n"
 
 
 def test_argparse_rejects_missing_or_unknown_choices() -> None:
@@ -64,3 +61,14 @@ def test_argparse_rejects_missing_or_unknown_choices() -> None:
         with pytest.raises(SystemExit) as exc:
             _run(argv)
         assert exc.value.code == 2
+
+
+def test_theory_does_not_import_ray_tune() -> None:
+    """The theory checks need torch and scipy only; Ray Tune would cost seconds at start-up."""
+    probe = (
+        "import sys; from tune_jobs.cli import main; "
+        "code = main(['theory', 'backprop', '--cost', 'quadratic']); "
+        "print(code, 'ray.tune' in sys.modules)"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert done.stdout.splitlines()[-1] == "0 False"

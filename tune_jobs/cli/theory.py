@@ -6,31 +6,30 @@ Exit codes: 0 every check holds, 1 a check fails, 2 bad input (nothing is comput
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from analysis.theory.checks import Check
+from analysis.theory import backprop_check as hand_backprop
+from analysis.theory.backprop import COSTS
+from analysis.theory.checks import Check, all_passed
+from analysis.theory.momentum import CURVATURES, NET_LR, QUAD_LR, STEPS, momentum_study
+from analysis.theory.plots import plot_layer_norms, plot_momentum, plot_width
+from analysis.theory.unstable import unstable_gradients
+from analysis.theory.vanishing import vanishing_gradient_check
+from tune_jobs.cli.common import check_out, print_files
+from tune_jobs.errors import EXIT_FAILED, EXIT_OK, BadInputError
 
 DEFAULT_OUT = Path("results/theory")
-COST_CHOICES = ("quadratic", "cross-entropy")  # the same names as analysis.theory.backprop.COSTS
 
 
-def add_theory_parser(subparsers: argparse._SubParsersAction) -> None:
-    """Add `theory` and its checks to a CLI's sub-command parsers; each sets `func`."""
-    theory = subparsers.add_parser(
-        "theory",
-        help="numerical checks of the theory problems",
-        description="Measure the claims of the theory problems and save figures.",
-    )
+def configure(name: str, theory: argparse.ArgumentParser) -> None:
+    theory.description = "Measure the claims of the theory problems and save figures."
     checks = theory.add_subparsers(dest="theory_check", metavar="CHECK", required=True)
-    for name, func, help_text in (
+    for check, func, help_text in (
         ("vanishing-gradient", _vanishing, "width where |w sigma'(wa+b)| >= 1, and its maximum"),
         ("unstable-gradients", _unstable, "per-layer gradient norms for several activations"),
         ("momentum", _momentum, "momentum descent for mu in {-0.5, 0, 0.5, 0.9, 1, 1.1}"),
     ):
-        sub = checks.add_parser(name, help=help_text, description=help_text)
+        sub = checks.add_parser(check, help=help_text, description=help_text)
         sub.add_argument(
             "--out",
             type=Path,
@@ -45,22 +44,9 @@ def add_theory_parser(subparsers: argparse._SubParsersAction) -> None:
     )
     backprop.add_argument("--seed", type=int, default=0, help="seed of the random cases")
     backprop.add_argument(
-        "--cost", choices=COST_CHOICES, default=None, help="cost function (default: both)"
+        "--cost", choices=COSTS, default=None, help="cost function (default: both)"
     )
     backprop.set_defaults(func=_backprop)
-
-
-def _out_dir(path: Path) -> Path | None:
-    """Create the output folder, or print why not and return None."""
-    if path.exists() and not path.is_dir():
-        print(f"error: --out {path} exists and is not a folder", file=sys.stderr)
-        return None
-    try:
-        path.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        print(f"error: cannot create --out {path}: {exc}", file=sys.stderr)
-        return None
-    return path
 
 
 def _report(checks: list[Check], written: list[Path]) -> int:
@@ -68,23 +54,12 @@ def _report(checks: list[Check], written: list[Path]) -> int:
     print("\nchecks:")
     for check in checks:
         print(f"  [{'PASS' if check.passed else 'FAIL'}] {check.name} (value {check.value:.6g})")
-    if written:
-        print("\nfiles written:")
-        for path in written:
-            print(f"  {path}")
-    from analysis.theory.checks import all_passed
-
-    return 0 if all_passed(checks) else 1
+    print_files(written)
+    return EXIT_OK if all_passed(checks) else EXIT_FAILED
 
 
 def _vanishing(args: argparse.Namespace) -> int:
-    out = _out_dir(args.out)
-    if out is None:
-        return 2
-    # Imported here so that `tune-jobs --help` does not pay for scipy.
-    from analysis.theory.plots import plot_width
-    from analysis.theory.vanishing import vanishing_gradient_check
-
+    out = check_out(args.out, create=True)
     result = vanishing_gradient_check()
     print("Set of a with |w sigma'(wa + b)| >= 1: width, closed form vs brentq roots")
     print(result.table.to_string(index=False, float_format=lambda v: f"{v:.12g}"))
@@ -109,12 +84,7 @@ def _vanishing(args: argparse.Namespace) -> int:
 
 
 def _unstable(args: argparse.Namespace) -> int:
-    out = _out_dir(args.out)
-    if out is None:
-        return 2
-    from analysis.theory.plots import plot_layer_norms
-    from analysis.theory.unstable import unstable_gradients
-
+    out = check_out(args.out, create=True)
     result = unstable_gradients()
     depth = int(result.norms["layer"].max())
     print(f"||dC/db_l|| per layer at initialization ({depth} layers, width 64, seed 0)")
@@ -137,12 +107,7 @@ def _unstable(args: argparse.Namespace) -> int:
 
 
 def _momentum(args: argparse.Namespace) -> int:
-    out = _out_dir(args.out)
-    if out is None:
-        return 2
-    from analysis.theory.momentum import CURVATURES, NET_LR, QUAD_LR, STEPS, momentum_study
-    from analysis.theory.plots import plot_momentum
-
+    out = check_out(args.out, create=True)
     result = momentum_study()
     print(f"Momentum descent v <- mu v - eta grad, x <- x + v, {STEPS} steps")
     print(
@@ -160,22 +125,15 @@ def _momentum(args: argparse.Namespace) -> int:
 
 def _backprop(args: argparse.Namespace) -> int:
     if args.seed < 0:
-        print(f"error: --seed must be >= 0, got {args.seed}", file=sys.stderr)
-        return 2
-    from analysis.theory.backprop_check import (
-        TOLERANCE,
-        backprop_check,
-        count_tied_windows,
-        tie_case,
-    )
-    from analysis.theory.checks import Check
+        raise BadInputError(f"--seed must be >= 0, got {args.seed}")
 
-    costs = (args.cost,) if args.cost else COST_CHOICES
-    diffs = backprop_check(seed=args.seed, costs=costs)
+    costs = (args.cost,) if args.cost else COSTS
+    diffs = hand_backprop.backprop_check(seed=args.seed, costs=costs)
     print("Hand-derived backpropagation vs torch autograd (float64), largest |difference|")
     print(f"cases: {', '.join(dict.fromkeys(diffs['case']))}")
+    tied = hand_backprop.count_tied_windows(hand_backprop.tie_case(args.seed))
     print(
-        f"tied 2x2 windows in the tie case: {count_tied_windows(tie_case(args.seed))} "
+        f"tied 2x2 windows in the tie case: {tied} "
         "(routed to the first maximum in row-major order, as torch's max_pool2d)"
     )
     table = diffs.pivot_table(
@@ -189,9 +147,9 @@ def _backprop(args: argparse.Namespace) -> int:
     worst = diffs.groupby("cost", sort=False)["max_abs_diff"].max()
     checks = [
         Check(
-            f"every equation matches autograd below {TOLERANCE:g} [{cost}]",
+            f"every equation matches autograd below {hand_backprop.TOLERANCE:g} [{cost}]",
             value,
-            value < TOLERANCE,
+            value < hand_backprop.TOLERANCE,
         )
         for cost, value in worst.items()
     ]

@@ -1,0 +1,40 @@
+"""`tune-jobs compare`: every method x every seed under one epoch budget (`tune_jobs.compare`)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+
+from trainables.data import DataNotFoundError
+from tune_jobs.cli.run_options import add_run_options, run_options
+from tune_jobs.compare import parse_methods, run_compare
+from tune_jobs.errors import EXIT_FAILED, EXIT_OK, bad_input
+from tune_jobs.jobs import JOBS
+
+
+def configure(name: str, parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("job", help=f"one of: {', '.join(JOBS)}")
+    parser.add_argument("--methods", required=True, help="comma-separated methods, or 'all'")
+    parser.add_argument("--seeds", type=int, default=1, help="seeds per method (first: --seed)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--replay",
+        metavar="TABLE",
+        help="replay a table's recorded curves (tune-jobs replay build)",
+    )
+    add_run_options(parser)
+    parser.set_defaults(func=cmd_compare)
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    methods = parse_methods(args.methods)
+    name = args.name or f"compare-{args.job}-{time.strftime('%Y%m%d-%H%M%S')}"
+    base = run_options(args, job=args.job, name=None)
+    with bad_input(DataNotFoundError):
+        parent, manifest = run_compare(base, methods, args.seeds, name, replay=args.replay)
+    print(f"\nComparison: {parent} (manifest.json lists every run)")
+    if any(run["status"] != "finished" for run in manifest["runs"]):
+        print("Some runs failed; see manifest.json.", file=sys.stderr)
+        return EXIT_FAILED
+    return EXIT_OK

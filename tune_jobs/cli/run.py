@@ -1,0 +1,82 @@
+"""`tune-jobs run` and `tune-jobs resume`: one experiment, started or continued."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from ray import tune
+
+from trainables.data import DataNotFoundError
+from tune_jobs.cli.run_options import add_job_options, add_run_options, run_options
+from tune_jobs.errors import EXIT_FAILED, EXIT_OK, bad_input
+from tune_jobs.execute import best_summary, ensure_ray, execute, resume
+from tune_jobs.jobs import Job
+from tune_jobs.options import load_data, prepare
+
+
+def configure(name: str, parser: argparse.ArgumentParser) -> None:
+    if name == "run":
+        add_job_options(parser)
+        add_run_options(parser)
+        parser.set_defaults(func=cmd_run)
+        return
+    parser.description = (
+        "Tuner.restore the experiment folder PATH; unfinished and errored trials "
+        "continue from their last checkpoints."
+    )
+    parser.add_argument("path", metavar="PATH", help="experiment folder (local path or URI)")
+    parser.add_argument("--address", help="Ray cluster (default: local Ray)")
+    parser.set_defaults(func=cmd_resume)
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    options = run_options(args)
+    prepared = prepare(options)
+    with bad_input(DataNotFoundError):
+        data = load_data(prepared.job, options)
+    print(f"Data: {data.sizes()}")
+    ensure_ray(options.address)
+    results = execute(prepared, data)
+    failed = [r for r in results if r.error is not None]
+    if len(failed) == len(results):
+        print(f"All {len(results)} trials failed; first error:\n{failed[0].error}", file=sys.stderr)
+        return EXIT_FAILED
+    best = best_summary(results, prepared.job)
+    print(f"\nBest trial {best['trial_id']} (epoch {best['epoch']}):")
+    print(f"  {prepared.job.metric} = {best[prepared.job.metric]:.4f}")
+    print(f"  test_acc = {best['test_acc']:.4f}")
+    print(f"  config   = {json.dumps(best['config'], default=str)}")
+    print(f"Results: {prepared.folder}")
+    return _failed_trials(results)
+
+
+def cmd_resume(args: argparse.Namespace) -> int:
+    with bad_input(DataNotFoundError):
+        results, job = resume(args.path, args.address)
+    finished = sum(1 for result in results if result.error is None)
+    print(f"\n{finished} of {len(results)} trials finished.")
+    if finished:
+        _print_best(results, job)
+    return _failed_trials(results, with_error=True)
+
+
+def _print_best(results: tune.ResultGrid, job: Job) -> None:
+    best = best_summary(results, job)
+    print(
+        f"Best trial {best['trial_id']} (epoch {best['epoch']}): "
+        f"{job.metric} = {best[job.metric]:.4f}, test_acc = {best['test_acc']:.4f}"
+    )
+
+
+def _failed_trials(results: tune.ResultGrid, with_error: bool = False) -> int:
+    """EXIT_FAILED, said on stderr, when any trial failed; else EXIT_OK."""
+    failed = [result for result in results if result.error is not None]
+    if not failed:
+        return EXIT_OK
+    if with_error:
+        print(f"{len(failed)} trials failed; first error:\n{failed[0].error}", file=sys.stderr)
+    else:
+        print(f"{len(failed)} of {len(results)} trials failed.", file=sys.stderr)
+    return EXIT_FAILED

@@ -1,0 +1,95 @@
+"""The options of one run, shared by `run`, `compare`, `submit` and `study`."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Sequence
+
+from search_spaces.methods import METHODS
+from tune_jobs.errors import BadInputError
+from tune_jobs.jobs import JOBS
+from tune_jobs.options import DEFAULT_STORAGE, RunOptions
+
+
+def add_job_options(parser: argparse.ArgumentParser) -> None:
+    """The job, its method, seed and starting weights: `run` and `submit` take them all."""
+    parser.add_argument("job", help=f"one of: {', '.join(JOBS)}")
+    parser.add_argument(
+        "--method", help=f"HPO method, one of: {', '.join(METHODS)} (job's default)"
+    )
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--init-from", metavar="PATH",
+        help="start every trial from the best checkpoint (by val_acc) of the experiment at "
+        "PATH (on a cluster: a path its nodes see)",
+    )  # fmt: skip
+
+
+def add_run_options(parser: argparse.ArgumentParser) -> None:
+    """Samples, epochs, pins, data, results, resources, budgets, cluster and retries."""
+    parser.add_argument("--samples", type=int, help="trials to sample (grid: passes over the grid)")
+    parser.add_argument("--max-epochs", type=int, help="epochs per trial (job's default)")
+    parser.add_argument(
+        "--set", action="append", default=[], metavar="KEY=VALUE",
+        help="pin a hyperparameter to a value (repeatable)",
+    )  # fmt: skip
+    parser.add_argument("--data-dir", help="data root (default: $TUNE_JOBS_DATA_DIR or user cache)")
+    parser.add_argument("--storage", default=DEFAULT_STORAGE, help="results root (path or URI)")
+    parser.add_argument("--name", help="experiment name (default: JOB-METHOD-TIMESTAMP)")
+    parser.add_argument("--cpus-per-trial", type=float, default=1.0)
+    parser.add_argument("--concurrency", type=int, help="most trials running at once")
+    parser.add_argument("--train-subset", type=int, help="train on the first N training images")
+    parser.add_argument(
+        "--budget-epochs", type=int,
+        help="stop the experiment once its trials together have trained this many epochs",
+    )  # fmt: skip
+    parser.add_argument(
+        "--time-budget", type=float, help="stop the experiment after this many seconds"
+    )
+    parser.add_argument(
+        "--address", help="Ray cluster: auto, HOST:PORT or ray://HOST:PORT (default: local Ray)"
+    )
+    parser.add_argument(
+        "--max-failures", type=int, default=2,
+        help="retries of a crashed trial, from its last checkpoint",
+    )  # fmt: skip
+    parser.add_argument(
+        "--smoke-test", action="store_true",
+        help="one sample, one epoch, a small subset: checks that everything runs",
+    )  # fmt: skip
+
+
+def run_options(args: argparse.Namespace, **changes) -> RunOptions:
+    """RunOptions from parsed `add_run_options` arguments, with `changes` applied."""
+    values = dict(
+        job=getattr(args, "job", None),
+        method=getattr(args, "method", None),
+        samples=args.samples,
+        max_epochs=args.max_epochs,
+        overrides=parse_overrides(args.set),
+        data_dir=args.data_dir,
+        storage=args.storage,
+        name=args.name,
+        seed=getattr(args, "seed", 0),
+        cpus_per_trial=args.cpus_per_trial,
+        concurrency=args.concurrency,
+        train_subset=args.train_subset,
+        budget_epochs=args.budget_epochs,
+        time_budget=args.time_budget,
+        address=args.address,
+        max_failures=args.max_failures,
+        smoke_test=args.smoke_test,
+        init_from=getattr(args, "init_from", None),
+    )
+    return RunOptions(**{**values, **changes})
+
+
+def parse_overrides(pairs: Sequence[str]) -> dict[str, str]:
+    """`--set KEY=VALUE` pairs as a dict (values are parsed later, by the job)."""
+    overrides = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise BadInputError(f"--set expects KEY=VALUE, got {pair!r}")
+        overrides[key.strip()] = value.strip()
+    return overrides

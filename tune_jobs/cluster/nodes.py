@@ -1,0 +1,33 @@
+"""The nodes of a cluster, and the storage rule they impose: several nodes need shared storage."""
+
+from __future__ import annotations
+
+from tune_jobs.cluster.auth import enable_token_auth
+from tune_jobs.errors import ClusterError
+from tune_jobs.storage import is_uri
+
+
+def check_shared_storage(storage: str, nodes: int) -> None:
+    """Refuse a plain local --storage on a cluster of several nodes, saying why and what to use."""
+    if nodes > 1 and not is_uri(storage):
+        raise ClusterError(
+            f"--storage {storage} is a plain local path, but the cluster has {nodes} nodes: "
+            "each node would write its trials' checkpoints to its own disk, where the driver "
+            "and `resume` cannot find them. Use storage every node shares: s3://BUCKET/PREFIX, "
+            "gs://BUCKET/PREFIX, another pyarrow filesystem URI, or file:///PATH for a network "
+            "filesystem mounted at the same PATH on every node."
+        )
+
+
+def alive_nodes(address: str | None = None) -> int:
+    """Alive nodes of the connected Ray (address None) or of the cluster at a dashboard URL."""
+    if address is None:
+        import ray
+
+        if not ray.is_initialized():  # Tune will start a local, single-node Ray
+            return 1
+        return sum(1 for node in ray.nodes() if node["Alive"])
+    from ray.util.state import list_nodes
+
+    enable_token_auth()
+    return len(list_nodes(address=address, filters=[("state", "=", "ALIVE")], timeout=10))

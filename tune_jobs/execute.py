@@ -1,0 +1,169 @@
+"""Run a prepared experiment with Ray Tune, resume one, and read back its best trial.
+
+Beside Ray's own files every experiment keeps the run file (`RUN_FILE`): the options it was
+started with, so that `resume` rebuilds the same trainable over the same data.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict, fields
+from typing import Any
+
+import ray
+from ray import tune
+
+from analysis.results import RUN_FILE
+from trainables import metrics
+from tune_jobs.budget import EpochBudget
+from tune_jobs.cluster.address import check_address, driver_runtime_env
+from tune_jobs.cluster.auth import enable_token_auth
+from tune_jobs.cluster.nodes import alive_nodes, check_shared_storage
+from tune_jobs.errors import BadInputError
+from tune_jobs.jobs import Job, get_job
+from tune_jobs.options import Prepared, RunOptions, initial_weights, load_data
+from tune_jobs.storage import Folder
+
+
+def trainable(job: Job, data: Any, init: dict[str, Any] | None, cpus: float) -> Any:
+    """The job's trainable with its data (and starting weights) in Ray's object store."""
+    extra = {} if init is None else {"init": init}
+    return tune.with_resources(
+        tune.with_parameters(job.trainable, data=data, **extra), {"cpu": cpus}
+    )
+
+
+def build_tuner(prepared: Prepared, data: Any) -> tune.Tuner:
+    """The `tune.Tuner` of a prepared run: its method's plan, checkpoints, retries and budget."""
+    job, plan, options = prepared.job, prepared.plan, prepared.options
+    return tune.Tuner(
+        trainable(job, data, prepared.init, options.cpus_per_trial),
+        param_space=plan.param_space,
+        tune_config=tune.TuneConfig(
+            metric=job.metric,
+            mode=job.mode,
+            search_alg=plan.search_alg,
+            scheduler=plan.scheduler,
+            num_samples=plan.num_samples,
+            time_budget_s=options.time_budget,
+            reuse_actors=job.reuse_actors,
+        ),
+        run_config=tune.RunConfig(
+            name=prepared.name,
+            storage_path=prepared.storage,
+            # Keep the best checkpoint by the job's metric; Ray always keeps the latest too.
+            checkpoint_config=tune.CheckpointConfig(
+                num_to_keep=None if plan.keeps_all_checkpoints else job.keep_checkpoints,
+                checkpoint_score_attribute=job.metric,
+                checkpoint_score_order=job.mode,
+                # Trainables checkpoint each epoch themselves (a replay's position is saved when
+                # a scheduler asks): a class trainable's extra save at the end adds nothing.
+                checkpoint_at_end=False,
+            ),
+            failure_config=tune.FailureConfig(max_failures=options.max_failures),
+            stop=EpochBudget(options.budget_epochs) if options.budget_epochs else None,
+            verbose=1,
+        ),
+    )
+
+
+def execute(prepared: Prepared, data: Any) -> tune.ResultGrid:
+    """Run the experiment; Ray must be initialized (or is started locally)."""
+    check_storage(prepared.storage)
+    tuner = build_tuner(prepared, data)
+    record = {
+        "options": asdict(prepared.options),
+        "job": prepared.job.name,
+        "method": prepared.method,
+        "settings": asdict(prepared.settings),
+        "started": time.time(),
+        "ended": None,
+    }
+    prepared.folder.write_json(RUN_FILE, record)  # first: `resume` needs it after a crash
+    results = tuner.fit()
+    prepared.folder.write_json(RUN_FILE, {**record, "ended": time.time()})
+    return results
+
+
+def ensure_ray(address: str | None = None) -> None:
+    """Connect to `address`, or start a local Ray in this process if none is running.
+
+    An unreachable address fails in seconds (Ray itself would retry for a minute); a token for
+    Ray's token authentication is sent when one is at hand.
+    """
+    if not ray.is_initialized():
+        check_address(address)
+        enable_token_auth()
+        ray.init(
+            address=address,
+            runtime_env=driver_runtime_env(address),
+            logging_level="ERROR",
+            configure_logging=True,
+        )
+
+
+def check_storage(storage: str) -> None:
+    """Refuse a plain local --storage when the connected cluster has several nodes."""
+    check_shared_storage(storage, alive_nodes())
+
+
+def read_run_file(path: str) -> dict[str, Any]:
+    """The `RUN_FILE` of experiment folder `path` (local or URI); BadInputError if it is not one."""
+    folder = Folder.at(path)
+    if not tune.Tuner.can_restore(folder.location):
+        raise BadInputError(
+            f"{folder} is not a Ray Tune experiment folder (no tuner.pkl, which Tune writes when "
+            "an experiment starts and Tuner.restore reads)"
+        )
+    try:
+        return folder.read_json(RUN_FILE)
+    except (FileNotFoundError, OSError, json.JSONDecodeError) as error:
+        raise BadInputError(
+            f"{folder} was not started by tune-jobs: its {RUN_FILE} is missing or unreadable "
+            f"({error})"
+        ) from None
+
+
+def resume(path: str, address: str | None = None) -> tuple[tune.ResultGrid, Job]:
+    """Continue the experiment at `path`: unfinished and errored trials from their checkpoints.
+
+    The run file rebuilds the trainable with the same data; Ray's `Tuner.restore` does the rest.
+    """
+    record = read_run_file(path)
+    folder = Folder.at(path)
+    known = {f.name for f in fields(RunOptions)}
+    options = RunOptions(**{k: v for k, v in record["options"].items() if k in known})
+    job = get_job(record["job"])
+    data = load_data(job, options)
+    ensure_ray(address)
+    check_storage(folder.location)
+    # Trials that had not started still need their starting weights.
+    init = initial_weights(options, job, job.space().pin(options.overrides))
+    tuner = tune.Tuner.restore(
+        folder.location,
+        trainable=trainable(job, data, init, options.cpus_per_trial),
+        resume_unfinished=True,
+        resume_errored=True,
+    )
+    results = tuner.fit()
+    record.setdefault("resumed", []).append(time.time())
+    record["ended"] = time.time()
+    folder.write_json(RUN_FILE, record)
+    return results, job
+
+
+def best_summary(results: tune.ResultGrid, job: Job) -> dict[str, Any]:
+    """Best trial by the job's metric at its best epoch, with the test accuracy of that epoch."""
+    best = results.get_best_result(metric=job.metric, mode=job.mode, scope="all")
+    history = best.metrics_dataframe
+    column = history[job.metric]
+    row = history.loc[column.idxmax() if job.mode == "max" else column.idxmin()]
+    return {
+        "trial_id": best.metrics.get("trial_id"),
+        "config": best.config,
+        "epoch": int(row[metrics.EPOCH]),
+        job.metric: float(row[job.metric]),
+        metrics.TEST_ACC: float(row[metrics.TEST_ACC]),
+        "path": best.path,
+    }
