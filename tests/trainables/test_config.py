@@ -21,7 +21,7 @@ from trainables.config import (
 )
 from trainables.mnist import MnistConfig
 
-# Cifar's weights default (imagenet) is fine to construct, but "none" keeps the tests offline.
+# Values every config of the class needs besides the one under test (offline: no weights file).
 BASES = {MnistConfig: {}, CifarConfig: {"weights": "none"}}
 EVEN = Constraint("must be even", lambda v: v % 2 == 0)
 
