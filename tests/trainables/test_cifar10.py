@@ -22,8 +22,8 @@ from trainables.cifar10 import (
     train_cifar10,
     validate,
 )
+from trainables.config import ConfigError
 from trainables.data import IMAGENET_MEAN, IMAGENET_STD, ImageSplits
-from trainables.mnist import ConfigError
 from trainables.pretrained import WeightsError
 from trainables.resnet_transfer import backbone_features, build_transfer_resnet
 from trainables.training import build_optimizer, train_epoch
@@ -96,7 +96,7 @@ def test_early_stopping_stops_after_patience_epochs_without_improvement():
 
 def run_in_process(monkeypatch, config, data, val_accs=None):
     """Run the trainable without Ray, collecting its reports; optionally script its val_acc."""
-    import trainables.cifar10 as module
+    import trainables.loop as module
 
     reports = []
     monkeypatch.setattr(

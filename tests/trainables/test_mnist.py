@@ -4,7 +4,8 @@ import pytest
 import torch
 from torch import nn
 
-from trainables.mnist import ConfigError, MnistConfig, build_cnn, coerce
+from trainables.config import ConfigError
+from trainables.mnist import MnistConfig, build_cnn, coerce
 
 
 @pytest.mark.parametrize(

@@ -56,7 +56,7 @@ def test_diverging_trial_reports_once_and_does_not_fail_the_run(ray_local, mnist
 
 def run_in_process(monkeypatch, config, data, restored=None):
     """Run the trainable without Ray, collecting what it reports."""
-    import trainables.mnist as module
+    import trainables.loop as module
 
     reports = []
     monkeypatch.setattr(

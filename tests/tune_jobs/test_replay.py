@@ -4,13 +4,13 @@ replayed by Ray Tune's real searchers and schedulers, PBT included, and the stat
 
 from __future__ import annotations
 
-import dataclasses
 import json
 
 import numpy as np
 import pandas as pd
 import pytest
 from ray import tune
+from scipy import stats
 
 from analysis import compare, significance
 from analysis.compare import anytime
@@ -103,9 +103,23 @@ def test_compare_replays_three_methods_three_seeds_and_computes_the_verdict(tabl
     assert len(summary) == 6 and summary["regret_median"].between(0, 1).all()
     verdict = significance.friedman_verdict(regrets, 6)
     assert set(verdict.average_ranks.index) == {"random", "asha", "tpe"}
-    assert 0 <= verdict.friedman_p <= 1 and verdict.statement().startswith("At 6")
-    # Simulated seconds: the anytime curve against them is the table's seconds, not wall time.
-    assert curves["cum_seconds"].max() > 0
+    assert verdict.seeds == 3 and verdict.statement().startswith("At 6")
+    # The verdict is Friedman's test over these runs' regrets at 6 epochs (1 when all tie).
+    at_6 = regrets[np.isclose(regrets["budget"], 6)]
+    matrix = at_6.pivot_table(index="seed", columns="method", values="regret")
+    tied = (matrix.nunique(axis=1) == 1).all()
+    expected_p = 1.0 if tied else stats.friedmanchisquare(*matrix.T.to_numpy()).pvalue
+    assert verdict.friedman_p == pytest.approx(expected_p)
+    # Simulated seconds: each report's clock is the table's recorded seconds of its configuration
+    # up to that epoch, and the anytime curve adds those up (not wall time).
+    recorded = read_table(table).frame.sort_values(["config_id", "epoch"])
+    clock = recorded.groupby("config_id")["seconds"].cumsum()
+    expected = clock.set_axis(pd.MultiIndex.from_frame(recorded[["config_id", "epoch"]]))
+    keys = list(zip(curves[REPLAY_CONFIG], curves["epoch"], strict=True))
+    np.testing.assert_allclose(curves[REPLAY_SECONDS], expected.loc[keys].to_numpy())
+    for _, run in curves.groupby(["method", "seed"]):
+        spent = run.groupby("trial_id")[REPLAY_SECONDS].max().sum()
+        assert run["cum_seconds"].max() == pytest.approx(spent)
     assert compare.average_ranks(history, [6]).shape == (1, 3)
 
     files = write_report([tmp_path / "r"], tmp_path / "report")
@@ -173,7 +187,7 @@ def test_replay_space_is_the_tables(table):
     assert sorted(space.dimensions) == ["dropout", "lr"]
     assert list(space.dimensions["lr"].grid) == LRS and space.dimensions["lr"].log
     assert (space.dimensions["dropout"].low, space.dimensions["dropout"].high) == (0.25, 0.5)
-    assert dataclasses.replace(job).max_epochs == EPOCHS
+    assert job.max_epochs == EPOCHS
 
 
 def test_hyperband_pauses_and_resumes_replayed_trials_where_they_stopped(ray_local, tmp_path):
