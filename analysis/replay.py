@@ -13,9 +13,11 @@ from typing import Any
 
 import pandas as pd
 
+from analysis.layout import ITERATION, TIME_THIS_ITER, TIME_TOTAL
 from analysis.results import (
     CONFIG_PREFIX,
-    ITERATION,
+    CUM_EPOCHS,
+    CUM_SECONDS,
     curves_frame,
     load_experiment,
     read_run_info,
@@ -24,9 +26,10 @@ from analysis.results import (
 from trainables import metrics
 from trainables.replay import CONFIG_ID, SECONDS
 
-TIME_THIS_ITER = "time_this_iter_s"  # Ray's seconds of one report: the recorded epoch's length
-# Columns of a curves frame that describe the replay run, not the recorded training.
-_NOT_RECORDED = ("trial_id", ITERATION, "timestamp", "done", "node_id", "time_total_s", "trial")
+# Columns of a curves frame that describe the replay run, not the recorded training; Ray's
+# `TIME_THIS_ITER` becomes the table's `SECONDS`: the recorded epoch's length.
+_NOT_RECORDED = ("trial_id", ITERATION, "timestamp", "done", "node_id", TIME_TOTAL, "trial")
+_NOT_RECORDED += (CUM_EPOCHS, CUM_SECONDS, TIME_THIS_ITER)
 
 
 class UnfinishedExperimentError(ValueError):
@@ -43,36 +46,11 @@ def build_table(experiment: str | Path) -> tuple[pd.DataFrame, dict[str, Any]]:
     grid = load_experiment(experiment)
     curves = curves_frame(grid)
     trials = trials_frame(grid, curves)
-    if trials.empty:
-        raise UnfinishedExperimentError(f"{experiment}: the experiment has no trials")
-    ok = trials["stop_reason"].isin(["completed", "diverged"])
-    if not ok.all():
-        missing = trials.loc[~ok, ["trial_id", "stop_reason", "epochs"]]
-        names = "; ".join(
-            f"{row.trial_id} ({row.stop_reason}, {row.epochs:.0f} epochs)"
-            if pd.notna(row.epochs)
-            else f"{row.trial_id} ({row.stop_reason})"
-            for row in missing.itertuples()
-        )
-        raise UnfinishedExperimentError(
-            f"{experiment}: {len(missing)} of {len(trials)} trials did not train their full "
-            f"epochs, so their curves cannot be replayed: {names}. Build from a finished grid run."
-        )
+    _check_finished(experiment, trials)
     config_columns = [c for c in trials if c.startswith(CONFIG_PREFIX)]
-    as_text = trials[config_columns].astype(str)
-    tuned = [c for c in config_columns if as_text[c].nunique() > 1]
-    duplicated = as_text[tuned].duplicated(keep=False)
-    if not tuned or duplicated.any():
-        raise ValueError(
-            f"{experiment}: every trial must have its own configuration; "
-            f"{int(duplicated.sum()) or len(trials)} trials share one (use one grid pass)"
-        )
+    tuned = _tuned_columns(experiment, trials, config_columns)
     ids = {trial_id: number for number, trial_id in enumerate(trials["trial_id"])}
-    recorded = [
-        c
-        for c in curves
-        if c not in _NOT_RECORDED and c not in {"cum_epochs", "cum_seconds", TIME_THIS_ITER}
-    ]
+    recorded = [c for c in curves if c not in _NOT_RECORDED]
     frame = curves[["trial_id", *recorded]].copy()
     frame[SECONDS] = curves[TIME_THIS_ITER].astype(float)
     frame = frame.merge(trials[["trial_id", *tuned]], on="trial_id")
@@ -94,3 +72,38 @@ def build_table(experiment: str | Path) -> tuple[pd.DataFrame, dict[str, Any]]:
         "built": time.time(),
     }
     return frame, meta
+
+
+def _check_finished(experiment: str | Path, trials: pd.DataFrame) -> None:
+    """UnfinishedExperimentError naming every trial that did not train its full epochs."""
+    if trials.empty:
+        raise UnfinishedExperimentError(f"{experiment}: the experiment has no trials")
+    ok = trials["stop_reason"].isin(["completed", "diverged"])
+    if ok.all():
+        return
+    missing = trials.loc[~ok, ["trial_id", "stop_reason", "epochs"]]
+    names = "; ".join(
+        f"{row.trial_id} ({row.stop_reason}, {row.epochs:.0f} epochs)"
+        if pd.notna(row.epochs)
+        else f"{row.trial_id} ({row.stop_reason})"
+        for row in missing.itertuples()
+    )
+    raise UnfinishedExperimentError(
+        f"{experiment}: {len(missing)} of {len(trials)} trials did not train their full "
+        f"epochs, so their curves cannot be replayed: {names}. Build from a finished grid run."
+    )
+
+
+def _tuned_columns(
+    experiment: str | Path, trials: pd.DataFrame, config_columns: list[str]
+) -> list[str]:
+    """The config columns that vary; ValueError unless every trial has its own configuration."""
+    as_text = trials[config_columns].astype(str)
+    tuned = [c for c in config_columns if as_text[c].nunique() > 1]
+    duplicated = as_text[tuned].duplicated(keep=False)
+    if not tuned or duplicated.any():
+        raise ValueError(
+            f"{experiment}: every trial must have its own configuration; "
+            f"{int(duplicated.sum()) or len(trials)} trials share one (use one grid pass)"
+        )
+    return tuned

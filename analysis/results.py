@@ -16,14 +16,17 @@ import pandas as pd
 from pyarrow import fs
 from ray.tune import ExperimentAnalysis, ResultGrid
 
+from analysis.layout import (
+    EXPERIMENT_STATE_GLOB,
+    ITERATION,
+    MANIFEST_FILE,
+    RUN_FILE,
+    TIME_TOTAL,
+    has_experiment_state,
+)
 from trainables import metrics
 
-# The file `tune-jobs run` writes beside Ray's files: the same name as tune_jobs.runner.RUN_FILE
-# (analysis may not import tune_jobs; a test keeps the two equal).
-RUN_FILE = "tune_jobs_run.json"
 CONFIG_PREFIX = "config/"
-TIME_TOTAL = "time_total_s"  # Ray's seconds since the trial started, per report
-ITERATION = "training_iteration"
 CUM_EPOCHS = "cum_epochs"  # epochs trained by all trials of the experiment so far
 CUM_SECONDS = "cum_seconds"  # trial-seconds spent by all trials so far (sum over trials)
 
@@ -75,13 +78,13 @@ def load_experiment(path: str | Path) -> ResultGrid:
     is needed. Raises NotAnExperimentError, naming the path, for anything that is not one.
     """
     filesystem, root, names = list_folder(path)
-    if not any(n.startswith("experiment_state") and n.endswith(".json") for n in names):
+    if not has_experiment_state(names):
         hint = ""
-        if "manifest.json" in names:
-            hint = " It holds a manifest.json: it is a `tune-jobs compare` folder, whose runs are"
-            hint += " experiments; use the comparison functions (or `tune-jobs report`) on it."
+        if MANIFEST_FILE in names:
+            hint = f" It holds a {MANIFEST_FILE}: it is a `tune-jobs compare` folder, whose runs"
+            hint += " are experiments; use the comparison functions (or `tune-jobs report`) on it."
         raise NotAnExperimentError(
-            f"{path} is not a Ray Tune experiment folder: it has no experiment_state-*.json, the "
+            f"{path} is not a Ray Tune experiment folder: it has no {EXPERIMENT_STATE_GLOB}, the "
             f"file Tune writes when an experiment starts.{hint}"
         )
     try:
@@ -268,7 +271,6 @@ def _best_rows(curves: pd.DataFrame, metric: str, mode: str) -> pd.DataFrame:
 
 # --- `tune-jobs compare` folders: a manifest.json and one experiment folder per method and seed.
 
-MANIFEST_FILE = "manifest.json"
 _RUN_KEYS = ("method", "seed", "path", "status")
 
 

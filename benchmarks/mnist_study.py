@@ -21,7 +21,7 @@ import json
 import time
 from pathlib import Path
 
-from analysis.study_report import BATCHNORM_TARGET, epochs_to, stage_best
+from analysis.report.study import BATCHNORM_TARGET, epochs_to, stage_best
 from search_spaces.mnist import OPTIMIZER_PARAMETERS
 from tune_jobs.cli import main
 from tune_jobs.study import BATCHNORM, L1_FROM_L2, L1_RANDOM, STUDY_FILE, optimizer_stage

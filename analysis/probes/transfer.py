@@ -6,16 +6,25 @@ after fine-tuning from the best conv1 trial's checkpoint.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
 import matplotlib.pyplot as plt
 import pandas as pd
 import torch
-from ray import tune
+from ray.tune import Checkpoint, Result, ResultGrid
 
+from analysis.layout import ITERATION
 from analysis.probes.figures import filter_change_figure, learning_curves_figure
 from analysis.probes.images import ProbeError, markdown_table
+from analysis.results import (
+    CONFIG_PREFIX,
+    NotAnExperimentError,
+    curves_frame,
+    load_experiment,
+    trials_frame,
+)
 from trainables.cifar10 import CACHED_FEATURES, CONV1_BEFORE, EARLY_STOPPED
 from trainables.metrics import EPOCH, TEST_ACC, VAL_ACC
 from trainables.reporting import load_checkpoint_state
@@ -32,31 +41,43 @@ class FilterChange:
     relative_change: float  # mean_abs_change / mean |before|
 
 
-def read_experiment(path: str | Path) -> tune.ExperimentAnalysis:
+def read_experiment(path: str | Path) -> tuple[ResultGrid, pd.DataFrame, pd.DataFrame]:
+    """The ResultGrid, curves and trials frames of an experiment with at least one report.
+
+    ProbeError, naming the path, for a folder that is not an experiment or holds no reports.
+    """
     try:
-        return tune.ExperimentAnalysis(str(path))
-    except Exception as error:  # Ray raises ValueError / FileNotFoundError / RuntimeError
-        raise ProbeError(f"{path} is not a Ray Tune experiment folder: {error}") from None
+        grid = load_experiment(path)
+    except NotAnExperimentError as error:
+        raise ProbeError(str(error)) from None
+    curves = curves_frame(grid)
+    if curves.empty:
+        raise ProbeError(f"{path} holds no reported results")
+    return grid, curves, trials_frame(grid, curves)
 
 
-def trial_history(analysis: tune.ExperimentAnalysis) -> pd.DataFrame:
+def trial_history(curves: pd.DataFrame, trials: pd.DataFrame) -> pd.DataFrame:
     """Every report of every trial, with trial_id, the tuned config values and a short label."""
-    frames = []
-    for trial in analysis.trials:
-        frame = analysis.trial_dataframes.get(trial.trial_id)
-        if frame is None or frame.empty:
-            continue
-        frame = frame.copy()
-        frame["trial_id"] = trial.trial_id
-        for key in CONFIG_COLUMNS:
-            frame[key] = trial.config.get(key)
-        frame["label"] = (
-            f"{trial.trial_id} {trial.config.get('finetune')}/{trial.config.get('augmentation')}"
-        )
-        frames.append(frame)
-    if not frames:
-        raise ProbeError(f"{analysis.experiment_path} holds no reported results")
-    return pd.concat(frames, ignore_index=True)
+    config = pd.DataFrame({"trial_id": trials["trial_id"]})
+    for key in CONFIG_COLUMNS:
+        column = f"{CONFIG_PREFIX}{key}"
+        config[key] = trials[column].astype(object) if column in trials else None
+    config["label"] = [
+        f"{row.trial_id} {_text(row.finetune)}/{_text(row.augmentation)}"
+        for row in config.itertuples()
+    ]
+    # Trial by trial (trials_frame's order), each trial's reports in the order it made them.
+    history = curves.merge(config, on="trial_id", how="left")
+    order = history["trial_id"].map({t: n for n, t in enumerate(config["trial_id"])})
+    history = history.assign(_order=order).sort_values(["_order", ITERATION], kind="stable")
+    return history.drop(columns="_order").reset_index(drop=True)
+
+
+def _text(value: object) -> str:
+    """A config value as `str(trial.config.get(key))` wrote it: a missing one is None."""
+    return (
+        "None" if value is None or (isinstance(value, float) and math.isnan(value)) else str(value)
+    )
 
 
 def trial_summary(history: pd.DataFrame) -> pd.DataFrame:
@@ -80,14 +101,24 @@ def trial_summary(history: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows).sort_values("best_val_acc", ascending=False)
 
 
-def conv1_change(analysis: tune.ExperimentAnalysis, summary: pd.DataFrame):
+def _best_checkpoint(result: Result) -> Checkpoint | None:
+    """The trial's checkpoint with the highest val_acc (checkpoints without one left out)."""
+    scored = [
+        (checkpoint, values[VAL_ACC])
+        for checkpoint, values in result.best_checkpoints or []
+        if values.get(VAL_ACC) is not None and not math.isnan(values[VAL_ACC])
+    ]
+    return max(scored, key=lambda pair: pair[1])[0] if scored else None
+
+
+def conv1_change(grid: ResultGrid, trials: pd.DataFrame, summary: pd.DataFrame):
     """conv1 before/after from the best `finetune=conv1` trial's best checkpoint, or None."""
     candidates = summary[summary["finetune"] == "conv1"]
     if candidates.empty:
         return None
     best = candidates.iloc[0]
-    trial = next(t for t in analysis.trials if t.trial_id == best["trial_id"])
-    checkpoint = analysis.get_best_checkpoint(trial, metric=VAL_ACC, mode="max")
+    path = trials.loc[trials["trial_id"] == best["trial_id"], "path"].iloc[0]
+    checkpoint = _best_checkpoint(next(result for result in grid if result.path == path))
     if checkpoint is None:
         return None
     state = load_checkpoint_state(checkpoint)
@@ -102,8 +133,8 @@ def conv1_change(analysis: tune.ExperimentAnalysis, summary: pd.DataFrame):
 
 def report_transfer(path: str | Path, out: Path) -> tuple[pd.DataFrame, FilterChange | None, list]:
     """Write the learning curves, the trial table and the conv1 comparison for an experiment."""
-    analysis = read_experiment(path)
-    history = trial_history(analysis)
+    grid, curves, trials = read_experiment(path)
+    history = trial_history(curves, trials)
     summary = trial_summary(history)
     out.mkdir(parents=True, exist_ok=True)
     files = [out / "val_acc_curves.png", out / "trials.csv", out / "trials.md"]
@@ -112,7 +143,7 @@ def report_transfer(path: str | Path, out: Path) -> tuple[pd.DataFrame, FilterCh
     plt.close(figure)
     summary.to_csv(files[1], index=False)
     files[2].write_text(markdown_table(summary, ".4g"))
-    found = conv1_change(analysis, summary)
+    found = conv1_change(grid, trials, summary)
     if found is None:
         return summary, None, files
     info, before, after = found

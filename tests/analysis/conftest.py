@@ -15,6 +15,8 @@ from pathlib import Path
 import pytest
 from ray import tune
 
+from analysis.layout import MANIFEST_FILE
+
 TRIALS = 4
 EPOCHS = 2
 
@@ -81,7 +83,7 @@ def compare_folder(tiny_experiment, tmp_path_factory) -> Path:
         "created": 1_800_000_000.0,
         "runs": runs,
     }
-    (parent / "manifest.json").write_text(json.dumps(manifest, indent=2))
+    (parent / MANIFEST_FILE).write_text(json.dumps(manifest, indent=2))
     return parent
 
 

@@ -61,9 +61,11 @@ def comparison():
     return pd.DataFrame(rows)
 
 
-def _check(fig: Figure, tmp_path, name: str, legend: bool = True) -> None:
+def _check(fig: Figure, tmp_path, name: str, title: str, legend: bool = True) -> None:
+    """`title` is the figure's title or a panel's; labelled axes, a legend, a real PNG."""
+    titles = [fig.get_suptitle(), *(ax.get_title() for ax in fig.axes)]
+    assert any(title in text for text in titles), titles
     axes = fig.axes[0]
-    assert axes.get_title() or fig._suptitle is not None
     assert axes.get_xlabel() and axes.get_ylabel()
     if legend:
         assert any(ax.get_legend() is not None for ax in fig.axes) or fig.legends
@@ -89,7 +91,12 @@ def test_training_curves_one_line_per_optimizer(frames, tmp_path):
         "optimizer=sgd",
     ]
     assert len(cost.get_lines()) == 4
-    _check(fig, tmp_path, "curves")
+    assert fig.get_suptitle() == "Training curves"
+    assert [ax.get_title() for ax in (cost, accuracy)] == [
+        "Training cost (loss + penalties) by epoch",
+        "Validation accuracy by epoch",
+    ]
+    _check(fig, tmp_path, "curves", "Training curves")
 
 
 def test_anytime_scores_and_ranks(comparison, tmp_path):
@@ -97,13 +104,13 @@ def test_anytime_scores_and_ranks(comparison, tmp_path):
     for x in (CUM_EPOCHS, CUM_SECONDS):
         fig = plots.plot_anytime(compare.anytime_bands(history, x, points=10), x)
         assert len(fig.axes[0].get_lines()) == 3 and len(fig.axes[0].collections) == 3
-        _check(fig, tmp_path, f"anytime-{x}")
+        _check(fig, tmp_path, f"anytime-{x}", "Anytime performance vs ")
     scores = compare.run_scores(comparison)
     fig = plots.plot_final_scores(scores, compare.summarize(scores))
     assert [t.get_text() for t in fig.axes[0].get_xticklabels()] == ["asha", "random", "grid"]
-    _check(fig, tmp_path, "scores")
+    _check(fig, tmp_path, "scores", "Final score by method over seeds")
     ranks = compare.average_ranks(history, compare.default_budgets(history))
-    _check(plots.plot_ranks(ranks), tmp_path, "ranks")
+    _check(plots.plot_ranks(ranks), tmp_path, "ranks", "Average rank of each method")
 
 
 def test_importance_and_parallel_coordinates(frames, tmp_path):
@@ -111,9 +118,9 @@ def test_importance_and_parallel_coordinates(frames, tmp_path):
     importance = pd.DataFrame({"parameter": ["lr", "width"], "importance": [0.8, 0.2]})
     fig = plots.plot_importance(importance)
     assert [t.get_text() for t in fig.axes[0].get_yticklabels()] == ["width", "lr"]
-    _check(fig, tmp_path, "importance")
+    _check(fig, tmp_path, "importance", "Hyperparameter importance")
     fig = plots.plot_parallel_coordinates(trials)
     ticks = [t.get_text() for t in fig.axes[0].get_xticklabels()]
     assert ticks == ["optimizer", "lr", "width", "best_val_acc"]  # seed is constant
     assert len(fig.axes) == 2  # the colour bar
-    _check(fig, tmp_path, "parallel")
+    _check(fig, tmp_path, "parallel", "Configurations against best")

@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 from ray.tune import ResultGrid
 
+from analysis.layout import MANIFEST_FILE, RUN_FILE
 from analysis.results import (
     CUM_EPOCHS,
     CUM_SECONDS,
-    RUN_FILE,
     NotAnExperimentError,
     curves_frame,
     is_compare_folder,
@@ -26,10 +26,16 @@ from trainables import metrics
 TRIALS, EPOCHS = 4, 2  # the tiny_experiment fixture's (tests/analysis/conftest.py)
 
 
-def test_run_file_is_the_one_the_runner_writes():
-    from tune_jobs import runner
-
-    assert RUN_FILE == runner.RUN_FILE
+def test_the_run_file_is_read_from_the_experiment_folder(tiny_experiment, tmp_path):
+    # tiny_experiment was written by `tune_jobs`: its run file sits under layout's RUN_FILE.
+    recorded = json.loads((tiny_experiment / RUN_FILE).read_text())
+    assert recorded["method"] == "asha" and recorded["job"] == "mnist-l2"
+    assert read_run_info(tiny_experiment) == recorded
+    assert read_run_info(f"file://{tiny_experiment}") == recorded
+    copy = tmp_path / "copy"
+    shutil.copytree(tiny_experiment, copy)
+    (copy / RUN_FILE).unlink()
+    assert read_run_info(copy) == {} and len(load_experiment(copy)) == TRIALS
 
 
 def test_experiment_loads_into_frames_that_agree_with_ray(tiny_experiment):
@@ -159,6 +165,6 @@ def test_compare_folder_frames_carry_method_and_seed(compare_folder, tmp_path):
 
 
 def test_a_bad_manifest_is_named(tmp_path):
-    (tmp_path / "manifest.json").write_text(json.dumps({"runs": [{"method": "grid"}]}))
+    (tmp_path / MANIFEST_FILE).write_text(json.dumps({"runs": [{"method": "grid"}]}))
     with pytest.raises(NotAnExperimentError, match="run 0 lacks seed, path, status"):
         load_compare(tmp_path)
