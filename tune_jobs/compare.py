@@ -11,7 +11,7 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from analysis.results import MANIFEST_FILE
+from analysis.layout import MANIFEST_FILE
 from search_spaces.methods import METHODS
 from tune_jobs.errors import BadInputError
 from tune_jobs.execute import ensure_ray, execute

@@ -14,7 +14,7 @@ from typing import Any
 import ray
 from ray import tune
 
-from analysis.results import RUN_FILE
+from analysis.layout import RUN_FILE
 from trainables import metrics
 from tune_jobs.budget import EpochBudget
 from tune_jobs.cluster.address import check_address, driver_runtime_env

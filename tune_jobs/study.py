@@ -13,7 +13,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from analysis.study_report import StudyPaths, write_study_report
+from analysis.report.study import StudyPaths, write_study_report
 from search_spaces.mnist import OPTIMIZER_PARAMETERS, optimizer_pins
 from trainables import metrics
 from tune_jobs.errors import BadInputError

@@ -7,7 +7,7 @@ import json
 import pytest
 from ray.tune import ExperimentAnalysis
 
-from analysis.results import RUN_FILE
+from analysis.layout import RUN_FILE
 from tune_jobs.cli import main
 
 

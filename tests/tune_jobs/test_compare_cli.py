@@ -7,7 +7,7 @@ import json
 import pytest
 from ray.tune import ExperimentAnalysis
 
-from analysis.results import MANIFEST_FILE
+from analysis.layout import MANIFEST_FILE
 from tune_jobs.cli import main
 
 

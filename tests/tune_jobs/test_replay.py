@@ -14,8 +14,9 @@ from scipy import stats
 
 from analysis import compare, significance
 from analysis.compare import anytime
+from analysis.layout import MANIFEST_FILE
 from analysis.report import write_report
-from analysis.results import MANIFEST_FILE, load_compare
+from analysis.results import load_compare
 from trainables.replay import REPLAY_CONFIG, REPLAY_SECONDS, read_table, write_table
 from trainables.reporting import report
 from tune_jobs.cli import main

@@ -8,7 +8,7 @@ import pytest
 import torch
 from ray.tune import ExperimentAnalysis
 
-from analysis.study_report import SECTIONS
+from analysis.report.study import SECTIONS
 from search_spaces.mnist import OPTIMIZER_PARAMETERS, mnist_optimizers_space, optimizer_pins
 from trainables.mnist import MnistConfig, build_cnn, l1_config
 from trainables.training import build_optimizer

@@ -11,10 +11,10 @@ from pathlib import Path
 
 import optuna
 
+from analysis.layout import TIME_TOTAL
 from analysis.optuna_export import export_study
 from analysis.report import report_kind, write_report
 from analysis.results import (
-    TIME_TOTAL,
     NotAnExperimentError,
     curves_frame,
     is_compare_folder,
