@@ -1,4 +1,5 @@
 # `make demo`: set up .venv and run the main job. `make test`: set up .venv with dev tools, lint, test.
+# `make test-fast`: the same without the tests marked slow (the edit loop, under 3 minutes).
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
@@ -11,7 +12,7 @@ export TUNE_JOBS_DATA_DIR := $(abspath ../shared/data)
 endif
 endif
 
-.PHONY: demo test lint clean
+.PHONY: demo test test-fast lint clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -37,6 +38,9 @@ lint: $(VENV)/.installed-dev
 
 test: lint
 	$(BIN)/python -m pytest
+
+test-fast: lint
+	$(BIN)/python -m pytest -m "not slow"
 
 clean:
 	rm -rf $(VENV) *.egg-info

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 from PIL import Image
@@ -59,7 +60,12 @@ def test_probe_adversarial_fools_a_random_alexnet(photo, tmp_path, capsys):
     args = ["probe", "adversarial", str(photo), "--model", "alexnet", "--weights", "none"]
     assert main([*args, "--size", "64", "--pgd-steps", "3", "--out", str(out)]) == 0
     text = capsys.readouterr().out
-    assert "RANDOM weights" in text and "linf" in text and "True" in text
+    assert "RANDOM weights" in text and "linf" in text
+    table = pd.read_csv(out / "adversarial.csv")
+    fooled = table[table["fooled"]]
+    assert len(fooled) >= 1  # the exit status 0 says so; the table must agree
+    assert (fooled["after"] != fooled["before"]).all()
+    assert (table.loc[~table["fooled"], "after"] == table.loc[~table["fooled"], "before"]).all()
     assert (out / "adversarial.png").is_file() and (out / "adversarial.csv").is_file()
 
 
