@@ -11,7 +11,6 @@ import pytest
 from ray import tune
 from ray.tune.schedulers import HyperBandScheduler
 
-from search_spaces.halving import SynchronousHyperBand, bracket_epochs
 from search_spaces.methods import (
     METHODS,
     IncompatibleSpaceError,
@@ -20,6 +19,7 @@ from search_spaces.methods import (
     UnknownMethodError,
     get_method,
 )
+from search_spaces.methods.halving import SynchronousHyperBand, bracket_epochs
 from search_spaces.space import Choice, Float, Int, SearchSpace
 from tune_jobs.budget import EpochBudget
 
