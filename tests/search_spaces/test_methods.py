@@ -110,7 +110,10 @@ def test_method_finishes_within_budget_and_space(method, ray_local, tmp_path):
     results = run(method, tmp_path / "a", budget=budget, samples=None)
     assert results.num_errors == 0 and len(results) >= 1
     assert epochs_trained(results) <= budget + CONCURRENCY
-    for config in (r.config for r in results):
+    # Trials the budget stopped before their first report have no config.
+    configs = [r.config for r in results if r.config]
+    assert configs
+    for config in configs:
         assert 0.01 <= config["x"] <= 1.0 and 0.0 <= config["y"] <= 1.0
         assert config["kind"] in ("a", "b") and config["offset"] == 0.0
 
