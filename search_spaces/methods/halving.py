@@ -12,7 +12,7 @@ import math
 from ray.tune.experiment import Trial
 from ray.tune.schedulers import AsyncHyperBandScheduler, HyperBandForBOHB, HyperBandScheduler
 
-from search_spaces.method_types import (
+from search_spaces.methods.base import (
     Method,
     MethodSettings,
     Plan,
@@ -114,24 +114,25 @@ def bracket_samples(
         trials, spent = trials + n, spent + cost
 
 
-def _sha(space: SearchSpace, settings: MethodSettings) -> Plan:
-    scheduler = SuccessiveHalvingScheduler(
+def _synchronous_plan(
+    scheduler_class: type[SynchronousHyperBand], space: SearchSpace, settings: MethodSettings
+) -> Plan:
+    """Random sampling under synchronous brackets, every trial created up front."""
+    scheduler = scheduler_class(
         time_attr=settings.resource_attr,
         max_t=settings.max_epochs,
         reduction_factor=REDUCTION_FACTOR,
     )
     samples = bracket_samples(scheduler, space, settings)
     return Plan(space.distributions(), samples, unlimited_variants(settings), scheduler)
+
+
+def _sha(space: SearchSpace, settings: MethodSettings) -> Plan:
+    return _synchronous_plan(SuccessiveHalvingScheduler, space, settings)
 
 
 def _hyperband(space: SearchSpace, settings: MethodSettings) -> Plan:
-    scheduler = SynchronousHyperBand(
-        time_attr=settings.resource_attr,
-        max_t=settings.max_epochs,
-        reduction_factor=REDUCTION_FACTOR,
-    )
-    samples = bracket_samples(scheduler, space, settings)
-    return Plan(space.distributions(), samples, unlimited_variants(settings), scheduler)
+    return _synchronous_plan(SynchronousHyperBand, space, settings)
 
 
 def _asha(space: SearchSpace, settings: MethodSettings) -> Plan:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ray.tune.schedulers import PopulationBasedTraining
 
-from search_spaces.method_types import (
+from search_spaces.methods.base import (
     IncompatibleSpaceError,
     Method,
     MethodSettings,

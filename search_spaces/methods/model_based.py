@@ -6,7 +6,7 @@ concurrency limit (`--concurrency`, default 2). Every trial trains for the job's
 
 from __future__ import annotations
 
-from search_spaces.method_types import (
+from search_spaces.methods.base import (
     IncompatibleSpaceError,
     Method,
     MethodSettings,
