@@ -72,53 +72,47 @@ class Job:
 
 MNIST_ARCHITECTURE = ("conv_layers", "channels", "kernel_size", "width", "batchnorm")
 
+
+def mnist_job(name: str, description: str, space: Callable[[], SearchSpace], **extra: Any) -> Job:
+    """A job of the MNIST CNN: its data, config, 10 epochs and architecture are the same for all."""
+    return Job(
+        name=name,
+        description=description,
+        trainable=extra.pop("trainable", train_mnist),
+        space=space,
+        load_data=load_mnist,
+        validate=MnistConfig.from_dict,
+        coerce=coerce,
+        max_epochs=10,
+        architecture=MNIST_ARCHITECTURE,
+        **extra,
+    )
+
+
 JOBS: dict[str, Job] = {
     job.name: job
     for job in (
-        Job(
-            name="mnist-l2",
-            description="Problem 4.1: MNIST CNN, plain SGD, dropout + L2, tuned on val_acc",
-            trainable=train_mnist,
-            space=mnist_l2_space,
-            load_data=load_mnist,
-            validate=MnistConfig.from_dict,
-            coerce=coerce,
-            max_epochs=10,
-            architecture=MNIST_ARCHITECTURE,
+        mnist_job(
+            "mnist-l2",
+            "Problem 4.1: MNIST CNN, plain SGD, dropout + L2, tuned on val_acc",
+            mnist_l2_space,
         ),
-        Job(
-            name="mnist-l1",
-            description="Problem 4.2: MNIST CNN, L1 tuned with lr; no dropout, no weight decay",
+        mnist_job(
+            "mnist-l1",
+            "Problem 4.2: MNIST CNN, L1 tuned with lr; no dropout, no weight decay",
+            mnist_l1_space,
             trainable=train_mnist_l1,
-            space=mnist_l1_space,
-            load_data=load_mnist,
-            validate=MnistConfig.from_dict,
-            coerce=coerce,
-            max_epochs=10,
-            architecture=MNIST_ARCHITECTURE,
             enforced=L1_ENFORCED,
         ),
-        Job(
-            name="mnist-optimizers",
-            description="Problem 4.3(a): SGD, momentum, AdaGrad, Adam, each with its own params",
-            trainable=train_mnist,
-            space=mnist_optimizers_space,
-            load_data=load_mnist,
-            validate=MnistConfig.from_dict,
-            coerce=coerce,
-            max_epochs=10,
-            architecture=MNIST_ARCHITECTURE,
+        mnist_job(
+            "mnist-optimizers",
+            "Problem 4.3(a): SGD, momentum, AdaGrad, Adam, each with its own params",
+            mnist_optimizers_space,
         ),
-        Job(
-            name="mnist-batchnorm",
-            description="Problem 4.3(b): batch normalization on every hidden layer, lr retuned",
-            trainable=train_mnist,
-            space=mnist_batchnorm_space,
-            load_data=load_mnist,
-            validate=MnistConfig.from_dict,
-            coerce=coerce,
-            max_epochs=10,
-            architecture=MNIST_ARCHITECTURE,
+        mnist_job(
+            "mnist-batchnorm",
+            "Problem 4.3(b): batch normalization on every hidden layer, lr retuned",
+            mnist_batchnorm_space,
             enforced={"batchnorm": True},
         ),
         Job(

@@ -19,6 +19,7 @@ def test_notebook_is_stored_without_outputs():
     assert sum(cell.cell_type == "markdown" for cell in notebook.cells) >= len(code) // 2
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(240)
 def test_notebook_runs_against_a_real_experiment_and_compare_folder(
     tiny_experiment, compare_folder, monkeypatch

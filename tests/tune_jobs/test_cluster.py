@@ -88,6 +88,7 @@ def cluster(tmp_path_factory):
             assert down.returncode == 0 and not leftover, down.stdout + down.stderr
 
 
+@pytest.mark.slow
 def test_cluster_up_binds_loopback_with_a_token_and_prints_the_dashboard(cluster):
     env, state, out = cluster
     assert len(state.nodes) == 2 and all(alive(node["pid"]) for node in state.nodes)
@@ -111,6 +112,7 @@ def _get(url: str, token: str | None) -> tuple[int, str]:
         return error.code, error.read().decode()
 
 
+@pytest.mark.slow
 def test_submitted_smoke_job_succeeds_on_both_nodes_and_the_dashboard_lists_it(
     cluster, mnist_dir, tmp_path
 ):
@@ -149,6 +151,7 @@ def test_submitted_smoke_job_succeeds_on_both_nodes_and_the_dashboard_lists_it(
     assert missing.returncode == 2 and "no job" in missing.stderr
 
 
+@pytest.mark.slow
 def test_jobs_refuse_a_client_without_the_token(cluster):
     env, state, _ = cluster
     stranger = {**env, "RAY_AUTH_TOKEN": "f" * 64}  # a wrong token takes precedence
@@ -156,6 +159,7 @@ def test_jobs_refuse_a_client_without_the_token(cluster):
     assert result.returncode == 2 and "403" in result.stderr
 
 
+@pytest.mark.slow
 def test_plain_local_storage_is_refused_on_two_nodes_and_nothing_is_written(
     cluster, mnist_dir, tmp_path
 ):
@@ -203,6 +207,7 @@ def test_submit_forwards_every_run_option():
     assert "--address" not in argv
 
 
+@pytest.mark.slow
 def test_cluster_state_is_json_with_the_pids(cluster):
     env, state, _ = cluster
     recorded = json.loads(Path(env["TUNE_JOBS_CLUSTER_STATE"]).read_text())

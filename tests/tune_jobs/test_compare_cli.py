@@ -11,6 +11,7 @@ from analysis.layout import MANIFEST_FILE
 from tune_jobs.cli import main
 
 
+@pytest.mark.slow
 def test_compare_runs_each_method_and_seed_under_the_budget(ray_local, mnist_dir, tmp_path, capsys):
     budget = 4
     code = main(

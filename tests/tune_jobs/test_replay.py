@@ -82,6 +82,7 @@ def test_build_refuses_an_unfinished_experiment_naming_its_trials(ray_local, tmp
     assert not out.exists()
 
 
+@pytest.mark.slow
 def test_compare_replays_three_methods_three_seeds_and_computes_the_verdict(table, tmp_path):
     code = main(
         [
@@ -148,6 +149,7 @@ def synthetic_table(path, lrs, dropouts, epochs):
     return path
 
 
+@pytest.mark.slow
 def test_pbt_exploits_and_explores_against_the_replay(ray_local, tmp_path):
     table = synthetic_table(tmp_path / "t.parquet", [0.02, 0.05, 0.1, 0.2], [0.25, 0.5], 9)
     options = RunOptions(
@@ -191,6 +193,7 @@ def test_replay_space_is_the_tables(table):
     assert job.max_epochs == EPOCHS
 
 
+@pytest.mark.slow
 def test_hyperband_pauses_and_resumes_replayed_trials_where_they_stopped(ray_local, tmp_path):
     table = synthetic_table(tmp_path / "t.parquet", [0.02, 0.05, 0.1, 0.2], [0.25, 0.5], 9)
     options = RunOptions(

@@ -83,6 +83,7 @@ def histories(path: Path) -> dict[str, list[tuple[int, int]]]:
     return found
 
 
+@pytest.mark.slow
 def test_resume_completes_a_run_whose_driver_was_killed(head, mnist_dir, tmp_path):
     env, address = head
     experiment = tmp_path / "killed"
@@ -120,6 +121,7 @@ def test_resume_completes_a_run_whose_driver_was_killed(head, mnist_dir, tmp_pat
     assert record["resumed"] and record["ended"]
 
 
+@pytest.mark.slow
 def test_a_trial_crashing_at_epoch_2_is_retried_from_its_checkpoint(head, mnist_dir, tmp_path):
     env, address = head
     run = tune_jobs(
@@ -135,6 +137,7 @@ def test_a_trial_crashing_at_epoch_2_is_retried_from_its_checkpoint(head, mnist_
     assert history == [(1, 1), (2, 1), (3, 2)], history
 
 
+@pytest.mark.slow
 def test_crashing_before_any_checkpoint_exhausts_max_failures(head, mnist_dir, tmp_path):
     env, address = head
     run = tune_jobs(

@@ -116,6 +116,7 @@ def test_each_optimizer_tunes_its_learning_rate_and_its_own_parameters(optimizer
         )
 
 
+@pytest.mark.slow
 def test_study_runs_every_stage_skips_finished_ones_and_reports_every_question(
     ray_local, mnist_dir, tmp_path, capsys
 ):
