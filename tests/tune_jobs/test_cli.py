@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
 import pytest
 from ray.tune import ExperimentAnalysis
@@ -125,3 +127,16 @@ def test_only_pbt_runs_keep_every_checkpoint(method, kept, ray_local, tmp_path, 
     )
     execute.execute(prepared, data=None)
     assert tuners[0]["run_config"].checkpoint_config.num_to_keep == kept
+
+
+def test_help_imports_neither_torch_nor_ray_tune():
+    """`tune-jobs --help` builds only the top-level parser: start-up costs milliseconds."""
+    probe = (
+        "import sys, contextlib, io\n"
+        "from tune_jobs.cli import main\n"
+        "with contextlib.suppress(SystemExit), contextlib.redirect_stdout(io.StringIO()):\n"
+        "    main(['--help'])\n"
+        "print(sorted(m for m in ('torch', 'ray.tune', 'pandas') if m in sys.modules))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"

@@ -71,6 +71,7 @@ def test_build_writes_every_config_and_epoch(table):
     assert (replay.frame["seconds"] > 0).all()
 
 
+@pytest.mark.slow
 def test_build_refuses_an_unfinished_experiment_naming_its_trials(ray_local, tmp_path, capsys):
     experiment = record_grid(tmp_path, "broken", fail=True)
     out = tmp_path / "broken.parquet"
