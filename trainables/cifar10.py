@@ -17,14 +17,17 @@ import torch
 
 from trainables.augment import AUGMENTATIONS, augmented
 from trainables.config import (
+    BATCH_SIZE,
     BOOLEAN,
     FRACTION,
     NON_NEGATIVE,
     POSITIVE_FINITE,
+    SEED,
     ConfigError,
     Constraint,
     HyperparameterConfig,
     integer_at_least,
+    integer_between,
     one_of,
     setting,
 )
@@ -57,7 +60,7 @@ class CifarConfig(HyperparameterConfig):
     """Every hyperparameter of the transfer-learning job; names are public (`--set`)."""
 
     lr: float = setting(1e-3, POSITIVE_FINITE)
-    batch_size: int = setting(64, integer_at_least(1))
+    batch_size: int = setting(64, BATCH_SIZE)
     optimizer: str = setting("adam", one_of(OPTIMIZERS))
     momentum: float = setting(0.9, FRACTION)  # used by optimizer="momentum"
     weight_decay: float = setting(0.0, NON_NEGATIVE)
@@ -65,14 +68,15 @@ class CifarConfig(HyperparameterConfig):
     finetune: str = setting("fc", one_of(FINETUNE_PARTS))
     weights: str = setting(IMAGENET, WEIGHTS_SOURCE)  # imagenet | none | path of a state dict
     # Input side the images are resized to (ResNet18 was trained at 224).
-    resolution: int = setting(64, integer_at_least(32, "(pixels)"))
+    # Bounded: ResNet18's activations grow with its square.
+    resolution: int = setting(64, integer_between(32, 1024, "(pixels)"))
     augmentation: str = setting("none", one_of(AUGMENTATIONS))
     # Epochs without a val_acc improvement before stopping; 0: never stop.
     patience: int = setting(3, integer_at_least(0, "(0 disables early stopping)"))
     # Train fc on precomputed features when nothing else trains.
     cache_features: bool = setting(True, BOOLEAN)
     epochs: int = setting(10, integer_at_least(1))
-    seed: int = 0
+    seed: int = setting(0, SEED)
 
     def __post_init__(self) -> None:
         super().__post_init__()

@@ -57,9 +57,17 @@ def integer_at_least(low: int, note: str = "") -> Constraint:
     return Constraint(text, lambda v: v >= low)
 
 
-def integer_between(low: int, high: int) -> Constraint:
-    """An integer from `low` to `high`, both included."""
-    return Constraint(f"must be an integer from {low} to {high}", lambda v: low <= v <= high)
+def integer_between(low: int, high: int, note: str = "") -> Constraint:
+    """An integer from `low` to `high`, both included; `note` says what the bounds mean."""
+    text = f"must be an integer from {low} to {high}" + (f" {note}" if note else "")
+    return Constraint(text, lambda v: low <= v <= high)
+
+
+# Sizes are bounded so that a typo (width=1e12) is refused before a trial allocates it.
+MAX_SEED = 2**32 - 1  # numpy's and the searchers' seeds are 32-bit
+SEED = integer_between(0, MAX_SEED)
+MAX_BATCH_SIZE = 65_536
+BATCH_SIZE = integer_between(1, MAX_BATCH_SIZE)
 
 
 def one_of(choices: Collection[str]) -> Constraint:

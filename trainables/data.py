@@ -6,8 +6,10 @@ re-reads files or decodes images; batches are slices of tensors.
 
 from __future__ import annotations
 
+import math
 import os
 import shutil
+import struct
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,7 +29,16 @@ VALIDATION_FRACTION = 1 / 6
 SPLIT_SEED = 0  # fixed, so every trial and every job sees the same validation images
 
 
-class DataNotFoundError(RuntimeError):
+# IDX magic numbers: 0x08 (unsigned bytes) then the number of dimensions; MNIST's images have 3.
+IDX_UBYTE = 0x08
+MNIST_DIMENSIONS = {"images": 3, "labels": 1}
+
+
+class DataError(RuntimeError):
+    """The dataset cannot be used: missing, not downloadable, or its files are damaged."""
+
+
+class DataNotFoundError(DataError):
     """The dataset is neither on disk nor downloadable."""
 
 
@@ -68,6 +79,20 @@ def resolve_data_dir(data_dir: str | os.PathLike | None = None) -> Path:
     return cache / "tune-jobs" / "data"
 
 
+def data_root(data_dir: str | os.PathLike | None = None) -> Path:
+    """`resolve_data_dir`, refused (DataError) when it, or a folder above it, is a file."""
+    root = resolve_data_dir(data_dir)
+    for candidate in (root, *root.absolute().parents):  # the nearest existing one decides
+        if candidate.exists():
+            if not candidate.is_dir():
+                raise DataError(
+                    f"data folder {root}: {candidate} is a file, not a folder; point --data-dir "
+                    f"or {DATA_DIR_ENV} at the folder that holds the data"
+                )
+            break
+    return root
+
+
 def split_train_val(
     x: torch.Tensor, y: torch.Tensor, seed: int = SPLIT_SEED
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -82,13 +107,14 @@ def load_mnist(data_dir: str | os.PathLike | None = None, download: bool = True)
     """MNIST from `<data_dir>/MNIST/raw/*-ubyte` (torchvision layout); downloads if missing."""
     from torchvision.datasets import MNIST
 
-    root = resolve_data_dir(data_dir)
+    root = data_root(data_dir)
     raw = root / "MNIST" / "raw"
     missing = [name for name in MNIST_RAW_FILES if not (raw / name).is_file()]
     if missing:
         if not download:
             raise DataNotFoundError(_mnist_missing_message(raw, missing))
         _download(lambda: MNIST(str(root), train=True, download=True), root, raw, missing)
+    check_mnist_files(raw)
     train = MNIST(str(root), train=True, download=False)
     test = MNIST(str(root), train=False, download=False)
     train_x, train_y, val_x, val_y = split_train_val(train.data.unsqueeze(1), train.targets)
@@ -96,6 +122,46 @@ def load_mnist(data_dir: str | os.PathLike | None = None, download: bool = True)
         train_x, train_y, val_x, val_y, test.data.unsqueeze(1), test.targets,
         MNIST_MEAN, MNIST_STD,
     )  # fmt: skip
+
+
+def check_mnist_files(raw: Path) -> None:
+    """Refuse (DataError, naming the file) IDX files that are truncated, padded or not IDX at all,
+    and image and label files that disagree on their count: torchvision would fail obscurely."""
+    counts = {}
+    for name in MNIST_RAW_FILES:
+        kind = "images" if "-images-" in name else "labels"
+        counts[name] = _idx_shape(raw / name, MNIST_DIMENSIONS[kind])[0]
+    for split in ("train", "t10k"):
+        images, labels = counts[f"{split}-images-idx3-ubyte"], counts[f"{split}-labels-idx1-ubyte"]
+        if images != labels:
+            raise DataError(
+                f"{raw}/{split}-images-idx3-ubyte holds {images} images but "
+                f"{split}-labels-idx1-ubyte {labels} labels; the MNIST files are of different sets"
+            )
+
+
+def _idx_shape(path: Path, dimensions: int) -> tuple[int, ...]:
+    """The shape an IDX file of unsigned bytes declares, checked against the file's size."""
+    header_size = 4 + 4 * dimensions
+    with path.open("rb") as stream:
+        header = stream.read(header_size)
+    expected = IDX_UBYTE << 8 | dimensions
+    if len(header) < 4 or struct.unpack(">I", header[:4])[0] != expected:
+        raise DataError(
+            f"{path} is not an MNIST IDX file: it does not start with the magic number "
+            f"0x{expected:08x} (unsigned bytes, {dimensions} dimension(s)); replace it"
+        )
+    if len(header) < header_size:
+        raise DataError(f"{path} is a truncated IDX file: its header is cut short; replace it")
+    shape = struct.unpack(f">{dimensions}I", header[4:])
+    expected_size = header_size + math.prod(shape)
+    size = path.stat().st_size
+    if size != expected_size:
+        raise DataError(
+            f"{path} is a damaged IDX file: its header declares shape {shape}, "
+            f"{expected_size} bytes, but the file has {size}; replace it"
+        )
+    return shape
 
 
 def _download(fetch, root: Path, folder: Path, missing: list[str]) -> None:
@@ -185,7 +251,7 @@ def load_cifar10(
     Reads an ImageFolder tree (`<root>/train/<class>/*`, `<root>/test/<class>/*`) when `root` holds
     one, else torchvision's `<root>/cifar-10-batches-py/`, downloading it when missing.
     """
-    root = resolve_data_dir(data_dir)
+    root = data_root(data_dir)
     if is_image_folder_tree(root):
         return load_image_folder(root, image_size)
     folder = root / CIFAR10_FOLDER
@@ -263,6 +329,7 @@ def _decode_samples(
     samples: list[tuple[str, int]], image_size: int
 ) -> tuple[torch.Tensor, torch.Tensor]:
     import numpy as np
+    from PIL import Image
     from torchvision.datasets.folder import default_loader  # ImageFolder's own: PIL, RGB
 
     images = torch.empty(len(samples), 3, image_size, image_size, dtype=torch.uint8)
@@ -271,6 +338,8 @@ def _decode_samples(
             image = torch.from_numpy(np.array(default_loader(path))).permute(2, 0, 1)
         except OSError as error:  # PIL.UnidentifiedImageError, truncated files
             raise DataNotFoundError(f"cannot decode image {path}: {error}") from None
+        except Image.DecompressionBombError as error:  # not an OSError
+            raise DataError(f"image {path} is too large to decode safely: {error}") from None
         images[index] = _square(image.unsqueeze(0), image_size)[0]
     labels = torch.tensor([label for _, label in samples], dtype=torch.int64)
     return images, labels

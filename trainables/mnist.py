@@ -8,9 +8,12 @@ from typing import Any
 from torch import nn
 
 from trainables.config import (
+    BATCH_SIZE,
     FRACTION,
     NON_NEGATIVE,
     POSITIVE_FINITE,
+    SEED,
+    ConfigError,
     Constraint,
     HyperparameterConfig,
     integer_at_least,
@@ -24,7 +27,13 @@ from trainables.training import OPTIMIZERS
 
 INITS = ("default", "kaiming", "xavier")
 MAX_CONV_LAYERS = 4  # 28x28 halves to 1x1 after four 2x2 poolings
-ODD_KERNEL = Constraint("must be an odd integer >= 1", lambda v: v >= 1 and v % 2 == 1)
+MAX_KERNEL = 27  # the largest odd kernel that still fits a 28x28 image
+ODD_KERNEL = Constraint(
+    f"must be an odd integer from 1 to {MAX_KERNEL}", lambda v: 1 <= v <= MAX_KERNEL and v % 2 == 1
+)
+MAX_CHANNELS, MAX_WIDTH = 512, 4096
+# Weights, gradients and up to two optimizer moments: 16 bytes a parameter, 1.6 GB at the limit.
+MAX_PARAMETERS = 100_000_000
 
 
 @dataclass(frozen=True)
@@ -32,7 +41,7 @@ class MnistConfig(HyperparameterConfig):
     """Every hyperparameter of the MNIST CNN and its training; names are public (`--set`)."""
 
     lr: float = setting(0.05, POSITIVE_FINITE)
-    batch_size: int = setting(64, integer_at_least(1))
+    batch_size: int = setting(64, BATCH_SIZE)
     optimizer: str = setting("sgd", one_of(OPTIMIZERS))
     momentum: float = setting(0.0, FRACTION)  # used by optimizer="momentum"
     beta1: float = setting(0.9, FRACTION)  # Adam's betas
@@ -42,13 +51,24 @@ class MnistConfig(HyperparameterConfig):
     dropout: float = setting(0.0, FRACTION)
     conv_layers: int = setting(2, integer_between(2, MAX_CONV_LAYERS))
     # Channels of the first conv layer; each further layer doubles them.
-    channels: int = setting(32, integer_at_least(1))
+    channels: int = setting(32, integer_between(1, MAX_CHANNELS))
     kernel_size: int = setting(5, ODD_KERNEL)
-    width: int = setting(128, integer_at_least(1))  # hidden fully connected layer
+    width: int = setting(128, integer_between(1, MAX_WIDTH))  # hidden fully connected layer
     batchnorm: bool = False
     init: str = setting("default", one_of(INITS))
     epochs: int = setting(10, integer_at_least(1))
-    seed: int = 0
+    seed: int = setting(0, SEED)
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        count = parameter_count(self)
+        if count > MAX_PARAMETERS:
+            raise ConfigError(
+                f"conv_layers={self.conv_layers}, channels={self.channels}, kernel_size="
+                f"{self.kernel_size}, width={self.width} give a network of {count:,} "
+                f"parameters; at most {MAX_PARAMETERS:,} fit a trial's memory (16 bytes each "
+                "with gradients and optimizer state)"
+            )
 
 
 coerce = MnistConfig.coerce  # one `--set KEY=VALUE`, parsed as its hyperparameter's type
@@ -72,6 +92,20 @@ def build_cnn(
     model = nn.Sequential(*layers)
     _initialize(model, config.init)
     return model
+
+
+def parameter_count(
+    config: MnistConfig, in_channels: int = 1, image_size: int = 28, num_classes: int = 10
+) -> int:
+    """The parameters `build_cnn` creates, counted without allocating them."""
+    norm = 2 if config.batchnorm else 0  # a batch-norm layer's weight and bias per channel
+    count, channels, size = 0, in_channels, image_size
+    for index in range(config.conv_layers):
+        out = config.channels * 2**index
+        count += channels * out * config.kernel_size**2 + out + norm * out
+        channels, size = out, size // 2
+    count += channels * size * size * config.width + config.width + norm * config.width
+    return count + config.width * num_classes + num_classes
 
 
 def _initialize(model: nn.Module, scheme: str) -> None:

@@ -15,6 +15,7 @@ import torch
 from torch import nn
 
 IMAGENET, NO_WEIGHTS = "imagenet", "none"
+TORCH_ZIP_MAGIC, PICKLE_PROTOCOL = b"PK\x03\x04", b"\x80"
 
 
 class WeightsError(ValueError):
@@ -49,10 +50,23 @@ def imagenet_state_dict(weights) -> dict[str, torch.Tensor]:
 
 def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
     """A state dict saved with torch.save, read without unpickling code."""
+    file = Path(path).expanduser()
+    with file.open("rb") as stream:
+        head = stream.read(4)
+    # torch.save writes a zip archive; files of torch < 1.6 are a pickle (protocol byte 0x80).
+    # Anything else is not one, and torch.load's own error for it says nothing useful ("101").
+    if not (head.startswith(TORCH_ZIP_MAGIC) or head.startswith(PICKLE_PROTOCOL)):
+        raise WeightsError(
+            f"{path} is not a state-dict file: torch.save writes a zip archive, and this file "
+            f"starts with {head!r}"
+        )
     try:
-        state = torch.load(Path(path).expanduser(), map_location="cpu", weights_only=True)
+        state = torch.load(file, map_location="cpu", weights_only=True)
     except Exception as error:  # pickle.UnpicklingError, RuntimeError, EOFError...
-        raise WeightsError(f"cannot read {path} as a state-dict file: {error}") from None
+        # torch's own text runs to many lines and suggests weights_only=False: never that.
+        raise WeightsError(
+            f"{path} is not a state-dict file that torch.save wrote ({type(error).__name__})"
+        ) from None
     if not isinstance(state, Mapping) or not all(
         isinstance(v, torch.Tensor) for v in state.values()
     ):

@@ -18,7 +18,7 @@ from tune_jobs.execute import ensure_ray, execute
 from tune_jobs.jobs import Job
 from tune_jobs.options import Prepared, RunOptions, load_data, prepare
 from tune_jobs.replay import replay_job, replay_record
-from tune_jobs.storage import Folder
+from tune_jobs.storage import Folder, check_name
 
 
 def parse_methods(text: str) -> list[str]:
@@ -45,16 +45,17 @@ def plan_compare(
     """
     if seeds < 1:
         raise BadInputError(f"--seeds must be >= 1, got {seeds}")
-    folder = Folder.at(base.storage).child(parent)
+    folder = Folder.at(base.storage).child(check_name(parent))
     if folder.exists():
         raise BadInputError(
             f"{folder} already exists; choose another --name (results are never overwritten)"
         )
-    budget = base.budget_epochs
-    if budget is None:
-        probe = prepare(dataclasses.replace(base, method="grid", name=f"{parent}/probe"), job)
-        budget = probe.space.grid_size() * probe.settings.max_epochs
     storage = f"{base.storage.rstrip('/')}/{parent}"
+    budget = base.budget_epochs
+    if budget is None:  # a probe only: prepare writes nothing
+        grid = dataclasses.replace(base, method="grid", storage=storage, name="probe")
+        probe = prepare(grid, job)
+        budget = probe.space.grid_size() * probe.settings.max_epochs
     runs = [
         prepare(
             dataclasses.replace(

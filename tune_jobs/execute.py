@@ -19,7 +19,12 @@ from trainables import metrics
 from tune_jobs.budget import EpochBudget
 from tune_jobs.cluster.address import check_address, driver_runtime_env
 from tune_jobs.cluster.auth import enable_token_auth
-from tune_jobs.cluster.nodes import alive_nodes, check_shared_storage
+from tune_jobs.cluster.nodes import (
+    alive_nodes,
+    check_cpus_per_trial,
+    check_shared_storage,
+    largest_node_cpus,
+)
 from tune_jobs.errors import BadInputError
 from tune_jobs.jobs import Job, get_job
 from tune_jobs.options import Prepared, RunOptions, initial_weights, load_data
@@ -71,6 +76,9 @@ def build_tuner(prepared: Prepared, data: Any) -> tune.Tuner:
 def execute(prepared: Prepared, data: Any) -> tune.ResultGrid:
     """Run the experiment; Ray must be initialized (or is started locally)."""
     check_storage(prepared.storage)
+    if ray.is_initialized():  # a cluster's nodes are known only once the driver has connected
+        cpus = prepared.options.cpus_per_trial
+        check_cpus_per_trial(cpus, largest_node_cpus(), "the cluster's largest node")
     tuner = build_tuner(prepared, data)
     record = {
         "options": asdict(prepared.options),

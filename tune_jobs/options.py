@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+import math
+import os
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
-from search_spaces.methods import MethodSettings, MissingPackageError, Plan, get_method
+from search_spaces.methods import Method, MethodSettings, MissingPackageError, Plan, get_method
 from search_spaces.space import SearchSpace
 from trainables import metrics
+from trainables.config import MAX_SEED
 from tune_jobs.cluster.address import check_address
+from tune_jobs.cluster.nodes import check_cpus_per_trial, local_cpus
 from tune_jobs.errors import BadInputError
 from tune_jobs.init_from import InitFromError, load_init
 from tune_jobs.jobs import Job, get_job
-from tune_jobs.storage import Folder
+from tune_jobs.storage import Folder, check_name, check_storage_root
 
 DEFAULT_STORAGE = "./results"
 SMOKE_TRAIN_IMAGES = 512
@@ -57,6 +61,10 @@ class RunOptions:
             raise BadInputError(f"--cpus-per-trial must be > 0, got {self.cpus_per_trial}")
         if self.time_budget is not None and self.time_budget <= 0:
             raise BadInputError(f"--time-budget must be > 0 seconds, got {self.time_budget}")
+        if not 0 <= self.seed <= MAX_SEED:  # the searchers' and numpy's seeds are 32-bit
+            raise BadInputError(f"--seed must be an integer from 0 to {MAX_SEED}, got {self.seed}")
+        if self.name is not None:
+            check_name(self.name)
 
 
 @dataclass(frozen=True)
@@ -78,10 +86,11 @@ class Prepared:
         return Folder(self.storage).child(self.name)
 
 
-def prepare(options: RunOptions, job: Job | None = None) -> Prepared:
+def prepare(options: RunOptions, job: Job | None = None, on_cluster: bool = False) -> Prepared:
     """Check every input (job, method, overrides, budget, results folder); raise BadInputError.
 
     `job` replaces the registered job `options.job` (a replayed job, `tune_jobs.replay`).
+    `on_cluster`: the run will start on a cluster (a Ray Job), whose CPUs are checked there.
     """
     try:
         job = job or get_job(options.job)
@@ -101,13 +110,15 @@ def prepare(options: RunOptions, job: Job | None = None) -> Prepared:
         concurrency=options.concurrency,
         budget_epochs=options.budget_epochs,
     )
-    try:  # builds the searcher now: a missing package or an unsuited space stops us here
-        plan = method.build(space, settings)
-    except (MissingPackageError, ValueError) as error:
-        raise BadInputError(str(error)) from None
+    plan = _plan_within_budget(method, space, settings)
     check_address(options.address)
+    if not (on_cluster or options.address or os.environ.get("RAY_ADDRESS")):
+        check_cpus_per_trial(options.cpus_per_trial, local_cpus(), "this machine")
+    check_storage_root(options.storage)
     storage = Folder.at(options.storage)
-    name = options.name or f"{job.name}-{method.name}-{time.strftime('%Y%m%d-%H%M%S')}"
+    name = options.name
+    if name is None:
+        name = f"{job.name}-{method.name}-{time.strftime('%Y%m%d-%H%M%S')}"
     if storage.child(name).exists():
         raise BadInputError(
             f"{storage}/{name} already exists; choose another --name (results are never "
@@ -115,6 +126,46 @@ def prepare(options: RunOptions, job: Job | None = None) -> Prepared:
         )
     init = initial_weights(options, job, space)
     return Prepared(options, job, method.name, space, settings, plan, str(storage), name, init)
+
+
+def _build(method: Method, space: SearchSpace, settings: MethodSettings) -> Plan:
+    """The method's plan; builds the searcher now: a missing package or unsuited space stops us."""
+    try:
+        return method.build(space, settings)
+    except (MissingPackageError, ValueError) as error:
+        raise BadInputError(str(error)) from None
+
+
+def _plan_within_budget(method: Method, space: SearchSpace, settings: MethodSettings) -> Plan:
+    """The plan, its `--samples` capped to the trials an epoch budget can train.
+
+    Every trial trains at least one epoch before any scheduler can stop it, so a budget of B
+    epochs trains at most B trials; more samples only create trial folders that never train.
+    """
+    plan = _build(method, space, settings)
+    budget, asked = settings.budget_epochs, settings.samples
+    points = _grid_points(plan.param_space)  # Tune repeats a grid num_samples times
+    if budget is None or asked is None or plan.num_samples * points <= budget:
+        return plan
+    capped = max(1, math.ceil(budget / points))
+    if capped >= plan.num_samples:
+        return plan
+    per_pass = f" passes over the {points}-point grid" if points > 1 else ""
+    print(
+        f"--samples {asked} capped to {capped}{per_pass}: with --budget-epochs {budget} at most "
+        f"{budget} trials can train an epoch"
+    )
+    return _build(method, space, replace(settings, samples=capped))
+
+
+def _grid_points(param_space: dict[str, Any]) -> int:
+    """Configurations in one pass over the `grid_search` entries of a Tune param_space."""
+    sizes = [
+        len(value["grid_search"])
+        for value in param_space.values()
+        if isinstance(value, dict) and "grid_search" in value
+    ]
+    return math.prod(sizes)
 
 
 def _space(options: RunOptions, job: Job, pins: dict[str, Any]) -> SearchSpace:
@@ -142,6 +193,12 @@ def initial_weights(options: RunOptions, job: Job, space: SearchSpace) -> dict[s
 def load_data(job: Job, options: RunOptions) -> Any:
     """The job's data, cut to the requested subset (raises the loader's own errors)."""
     data = job.load_data(options.data_dir)
+    available = data.sizes()["train"]
+    if options.train_subset and options.train_subset > available:
+        print(
+            f"--train-subset {options.train_subset} is larger than the training split "
+            f"({available} images): training on all {available}"
+        )
     if options.smoke_test:
         return data.subset(train=options.train_subset or SMOKE_TRAIN_IMAGES, evaluation=512)
     if options.train_subset:

@@ -15,6 +15,9 @@ from typing import Any
 from pyarrow import fs
 
 from analysis.results import filesystem_and_path
+from tune_jobs.errors import BadInputError
+
+NAME_RULE = "a single folder name: no '/' or '\\', not empty, '.' or '..', no control characters"
 
 
 def is_uri(location: str) -> bool:
@@ -24,6 +27,36 @@ def is_uri(location: str) -> bool:
 def absolute_uri(location: str) -> str:
     """A local path made absolute (a job on a cluster runs in its own folder); a URI as it is."""
     return location if is_uri(location) else str(Path(location).expanduser().resolve())
+
+
+def check_name(name: str, option: str = "--name") -> str:
+    """Refuse a name that is not one folder under the results root (it could write elsewhere)."""
+    bad = (
+        name in ("", ".", "..")
+        or any(sep in name for sep in ("/", "\\"))
+        or any(ord(char) < 32 or ord(char) == 127 for char in name)
+    )
+    if bad:
+        raise BadInputError(f"{option} {name!r} must be {NAME_RULE}")
+    return name
+
+
+def check_storage_root(location: str) -> None:
+    """Refuse a results root that is a file or lies below one: nothing could be written there."""
+    if is_uri(location) and not location.startswith("file://"):
+        filesystem, root = filesystem_and_path(location)
+        if filesystem.get_file_info(root).type == fs.FileType.File:
+            raise BadInputError(f"--storage {location}: {location} is a file, not a folder")
+        return
+    path = Path(location.removeprefix("file://")).expanduser().absolute()
+    for candidate in (path, *path.parents):  # the nearest existing one decides
+        if candidate.exists() or candidate.is_symlink():
+            if not candidate.is_dir():
+                raise BadInputError(
+                    f"--storage {location}: {candidate} is a file, not a folder, so no results "
+                    "can be written there"
+                )
+            return
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,7 @@ from tune_jobs.errors import BadInputError
 from tune_jobs.execute import best_summary, ensure_ray, execute, resume
 from tune_jobs.jobs import get_job
 from tune_jobs.options import RunOptions, load_data, prepare
+from tune_jobs.storage import check_name
 
 STUDY_FILE = "study.json"
 REPORT_FOLDER = "report"
@@ -46,7 +47,7 @@ class Study:
         if "://" in base.storage:
             raise BadInputError("tune-jobs study keeps its stages in a local --storage folder")
         self.base = base
-        self.folder = Path(base.storage).expanduser().resolve() / name
+        self.folder = Path(base.storage).expanduser().resolve() / check_name(name)
         self.record_file = self.folder / STUDY_FILE
         self.record: dict[str, Any] = (
             json.loads(self.record_file.read_text())

@@ -25,6 +25,8 @@ def read_image(path: str | Path) -> torch.Tensor:
             pixels = np.array(image.convert("RGB"))
     except (UnidentifiedImageError, OSError) as error:
         raise ProbeError(f"cannot read {path} as an image: {error}") from None
+    except Image.DecompressionBombError as error:  # not an OSError: PIL's guard against bombs
+        raise ProbeError(f"image {path} is too large to decode safely: {error}") from None
     return torch.from_numpy(pixels).permute(2, 0, 1).float().div(255.0)
 
 

@@ -6,6 +6,7 @@ after fine-tuning from the best conv1 trial's checkpoint.
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,7 +16,7 @@ import pandas as pd
 import torch
 from ray.tune import Checkpoint, Result, ResultGrid
 
-from analysis.layout import ITERATION
+from analysis.layout import ITERATION, RUN_FILE
 from analysis.probes.figures import filter_change_figure, learning_curves_figure
 from analysis.probes.images import ProbeError, markdown_table
 from analysis.results import (
@@ -29,6 +30,7 @@ from trainables.cifar10 import CACHED_FEATURES, CONV1_BEFORE, EARLY_STOPPED
 from trainables.metrics import EPOCH, TEST_ACC, VAL_ACC
 from trainables.reporting import load_checkpoint_state
 
+TRANSFER_JOB = "cifar10-transfer"  # the job (tune_jobs.jobs) whose experiments this probe reads
 CONFIG_COLUMNS = ("finetune", "augmentation", "lr", "optimizer", "batch_size", "resolution")
 
 
@@ -54,6 +56,19 @@ def read_experiment(path: str | Path) -> tuple[ResultGrid, pd.DataFrame, pd.Data
     if curves.empty:
         raise ProbeError(f"{path} holds no reported results")
     return grid, curves, trials_frame(grid, curves)
+
+
+def check_job(path: str | Path) -> None:
+    """Refuse an experiment of another job (its run file says which); none or unreadable: allow."""
+    try:
+        job = json.loads((Path(path) / RUN_FILE).read_text()).get("job")
+    except (OSError, ValueError, AttributeError):  # not started by tune-jobs: read it as it is
+        return
+    if job is not None and job != TRANSFER_JOB:
+        raise ProbeError(
+            f"{path} is an experiment of job {job}; probe transfer reads {TRANSFER_JOB} "
+            "experiments only (its curves, early stops and conv1 filters)"
+        )
 
 
 def trial_history(curves: pd.DataFrame, trials: pd.DataFrame) -> pd.DataFrame:

@@ -175,7 +175,7 @@ def test_weights_file_loads_and_a_file_of_another_architecture_is_one_clear_erro
         build_transfer_resnet(str(wrong), 3, "fc", 32, *STATS)
     garbage = tmp_path / "notes.txt"
     garbage.write_text("not weights")
-    with pytest.raises(ConfigError, match="cannot read"):
+    with pytest.raises(ConfigError, match="is not a state-dict file"):
         validate({"weights": str(garbage)})
     with pytest.raises(ConfigError, match="no such file"):
         validate({"weights": str(tmp_path / "missing.pt")})

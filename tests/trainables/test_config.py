@@ -128,5 +128,6 @@ def test_coercion_parses_numbers_and_refuses_fractional_integers_and_unknown_wor
 
 def test_integer_bounds_state_their_note():
     assert integer_at_least(32, "(pixels)").text == "must be an integer >= 32 (pixels)"
-    assert CifarConfig.constraint_text("resolution") == "must be an integer >= 32 (pixels)"
+    resolution = CifarConfig.constraint_text("resolution")
+    assert resolution == "must be an integer from 32 to 1024 (pixels)"
     assert MnistConfig.constraint_text("batchnorm") == ""

@@ -6,7 +6,7 @@ import argparse
 import sys
 import time
 
-from trainables.data import DataNotFoundError
+from trainables.data import DataError
 from tune_jobs.cli.run_options import add_run_options, run_options
 from tune_jobs.compare import parse_methods, run_compare
 from tune_jobs.errors import EXIT_FAILED, EXIT_OK, bad_input
@@ -29,9 +29,11 @@ def configure(name: str, parser: argparse.ArgumentParser) -> None:
 
 def cmd_compare(args: argparse.Namespace) -> int:
     methods = parse_methods(args.methods)
-    name = args.name or f"compare-{args.job}-{time.strftime('%Y%m%d-%H%M%S')}"
+    name = args.name  # an empty name is refused, not replaced (`plan_compare`)
+    if name is None:
+        name = f"compare-{args.job}-{time.strftime('%Y%m%d-%H%M%S')}"
     base = run_options(args, job=args.job, name=None)
-    with bad_input(DataNotFoundError):
+    with bad_input(DataError):
         parent, manifest = run_compare(base, methods, args.seeds, name, replay=args.replay)
     print(f"\nComparison: {parent} (manifest.json lists every run)")
     if any(run["status"] != "finished" for run in manifest["runs"]):

@@ -15,9 +15,9 @@ from analysis.probes.alexnet import RANDOM_WARNING, probe_alexnet
 from analysis.probes.cifar_samples import save_class_samples
 from analysis.probes.classifier import load_classifier
 from analysis.probes.images import ProbeError, read_image
-from analysis.probes.transfer import report_transfer
+from analysis.probes.transfer import check_job, report_transfer
 from analysis.probes.transforms import parse_transforms
-from trainables.data import DataNotFoundError, cifar10_classes, load_cifar10
+from trainables.data import DataError, cifar10_classes, load_cifar10
 from trainables.pretrained import WeightsError
 from tune_jobs.cli.common import check_out, print_files
 from tune_jobs.errors import EXIT_OK, bad_input
@@ -28,8 +28,8 @@ WEIGHTS_HELP = (
 )
 
 
-# A probe's own bad input: a missing or unreadable image, unusable weights, missing data.
-PROBE_INPUT_ERRORS = (ProbeError, WeightsError, DataNotFoundError)
+# A probe's own bad input: a missing or unreadable image, unusable weights, missing or bad data.
+PROBE_INPUT_ERRORS = (ProbeError, WeightsError, DataError)
 
 
 def configure(name: str, probe: argparse.ArgumentParser) -> None:
@@ -136,6 +136,7 @@ def _cifar10(args: argparse.Namespace) -> int:
 def _transfer(args: argparse.Namespace) -> int:
     check_out(args.out)
     with bad_input(*PROBE_INPUT_ERRORS):
+        check_job(args.experiment)  # another job's experiment would print a table of None
         summary, change, files = report_transfer(args.experiment, args.out)
     print(summary.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
     if change is None:

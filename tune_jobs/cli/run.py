@@ -8,7 +8,7 @@ import sys
 
 from ray import tune
 
-from trainables.data import DataNotFoundError
+from trainables.data import DataError
 from tune_jobs.cli.run_options import add_job_options, add_run_options, run_options
 from tune_jobs.errors import EXIT_FAILED, EXIT_OK, bad_input
 from tune_jobs.execute import best_summary, ensure_ray, execute, resume
@@ -34,7 +34,7 @@ def configure(name: str, parser: argparse.ArgumentParser) -> None:
 def cmd_run(args: argparse.Namespace) -> int:
     options = run_options(args)
     prepared = prepare(options)
-    with bad_input(DataNotFoundError):
+    with bad_input(DataError):
         data = load_data(prepared.job, options)
     print(f"Data: {data.sizes()}")
     ensure_ray(options.address)
@@ -53,7 +53,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_resume(args: argparse.Namespace) -> int:
-    with bad_input(DataNotFoundError):
+    with bad_input(DataError):
         results, job = resume(args.path, args.address)
     finished = sum(1 for result in results if result.error is None)
     print(f"\n{finished} of {len(results)} trials finished.")

@@ -119,7 +119,9 @@ def cmd_submit(args: argparse.Namespace) -> int:
         data_dir=absolute_uri(args.data_dir) if args.data_dir else None,
         init_from=absolute_uri(args.init_from) if args.init_from else None,
     )
-    prepared = prepare(options)  # every input checked here, before the cluster sees anything
+    # Every input checked here, before the cluster sees anything; the cluster's CPUs are
+    # checked by the job itself once it has connected (`execute`).
+    prepared = prepare(options, on_cluster=True)
     url = dashboard_url(args.address)
     client = job_client(url)
     check_shared_storage(prepared.storage, alive_nodes(url))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from search_spaces.methods import METHODS
-from trainables.data import DataNotFoundError
+from trainables.data import DataError
 from tune_jobs.cli.run_options import add_run_options, run_options
 from tune_jobs.errors import EXIT_OK, bad_input
 from tune_jobs.study import Study
@@ -20,9 +20,9 @@ def configure(name: str, study: argparse.ArgumentParser) -> None:
 
 
 def cmd_study(args: argparse.Namespace) -> int:
-    name = args.name or f"study-{args.problem}"
+    name = f"study-{args.problem}" if args.name is None else args.name  # "" is refused
     study = Study(run_options(args, job="mnist-l2", name=None), name)
-    with bad_input(DataNotFoundError):
+    with bad_input(DataError):
         files = study.run()
     print(f"\nStudy: {study.folder}\nReport: {files[0]}")
     return EXIT_OK

@@ -4,6 +4,7 @@ dashboard is. Ray itself retries an unreachable cluster for a minute or more.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import socket
@@ -46,7 +47,17 @@ def resolve_address(address: str | None) -> str | None:
         raise ClusterError(f"--address auto: no running Ray cluster found ({error})") from None
     if not found:
         raise ClusterError("--address auto: no running Ray cluster found on this machine")
+    _announce(found)
     return found
+
+
+@functools.cache  # once per process: `prepare` and `ensure_ray` both resolve the address
+def _announce(found: str) -> None:
+    """Say which cluster `auto` joins: it may be one this user did not start."""
+    state = read_state(state_file())
+    ours = state is not None and state.gcs_address == found
+    which = "the cluster `tune-jobs cluster up` started" if ours else "a running Ray cluster"
+    print(f"--address auto: joining {which} at {found} (pass --address HOST:PORT to choose)")
 
 
 def check_address(address: str | None, timeout: float = ADDRESS_TIMEOUT_S) -> None:

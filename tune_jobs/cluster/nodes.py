@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 from tune_jobs.cluster.auth import enable_token_auth
 from tune_jobs.errors import ClusterError
 from tune_jobs.storage import is_uri
@@ -16,6 +18,34 @@ def check_shared_storage(storage: str, nodes: int) -> None:
             "and `resume` cannot find them. Use storage every node shares: s3://BUCKET/PREFIX, "
             "gs://BUCKET/PREFIX, another pyarrow filesystem URI, or file:///PATH for a network "
             "filesystem mounted at the same PATH on every node."
+        )
+
+
+def local_cpus() -> float:
+    """The CPUs of a local Ray: the running one's, else this machine's (what `ray.init` takes)."""
+    import ray
+
+    if ray.is_initialized():
+        return float(ray.cluster_resources().get("CPU", 0.0))
+    return float(os.cpu_count() or 1)
+
+
+def largest_node_cpus() -> float:
+    """The CPUs of the connected Ray's largest alive node: the most one trial can ever get."""
+    import ray
+
+    return max(
+        (float(node["Resources"].get("CPU", 0.0)) for node in ray.nodes() if node["Alive"]),
+        default=0.0,
+    )
+
+
+def check_cpus_per_trial(cpus: float, available: float, where: str) -> None:
+    """Refuse trials larger than `where` (`available` CPUs): Ray would leave them PENDING."""
+    if cpus > available:
+        raise ClusterError(
+            f"--cpus-per-trial {cpus:g}: {where} has {available:g} CPUs, so no trial could ever "
+            f"start; use at most {available:g}"
         )
 
 
