@@ -63,9 +63,9 @@ def test_data_dir_that_is_a_file_is_refused(below, tmp_path):
     file = tmp_path / "data.txt"
     file.write_text("not a folder\n")
     with pytest.raises(DataError, match=f"{file} is a file, not a folder"):
-        load_cifar10(file / below if below else file, download=True)
+        load_cifar10(file / below if below else file, download=False)
     with pytest.raises(DataError, match="is a file, not a folder"):
-        load_mnist(file / below if below else file, download=True)
+        load_mnist(file / below if below else file, download=False)
     assert file.read_text() == "not a folder\n"
 
 

@@ -149,6 +149,21 @@ def test_more_cpus_per_trial_than_the_largest_node_is_refused_on_connect(tmp_pat
     assert not (tmp_path / prepared.name).exists()
 
 
+def test_submit_refuses_more_cpus_per_trial_than_the_largest_node(tmp_path, capsys, monkeypatch):
+    import tune_jobs.cli.service as service
+
+    class Client:
+        def submit_job(self, **kwargs):
+            raise AssertionError("submitted a job whose trials could never start")
+
+    monkeypatch.setattr(service, "job_client", lambda url: Client())
+    monkeypatch.setattr(service, "node_cpus", lambda url: [4.0, 2.0])
+    argv = ["submit", "mnist-l2", "--storage", f"file://{tmp_path}", "--cpus-per-trial", "6"]
+    argv += ["--address", "http://10.1.2.3:8265"]
+    err = _refused(argv, capsys)
+    assert "--cpus-per-trial 6" in err and "largest node has 4 CPUs" in err
+
+
 # Point 10: a results root that is a file, or below one.
 @pytest.mark.parametrize("below", ["", "sub"])
 def test_storage_that_is_a_file_or_below_one_is_refused(below, no_work, tmp_path, capsys):

@@ -20,7 +20,7 @@ from trainables.reporting import fault_env
 from tune_jobs.cli.run_options import add_job_options, add_run_options, run_options
 from tune_jobs.cluster.address import check_address, dashboard_url
 from tune_jobs.cluster.auth import enable_token_auth
-from tune_jobs.cluster.nodes import alive_nodes, check_shared_storage
+from tune_jobs.cluster.nodes import check_cpus_per_trial, check_shared_storage, node_cpus
 from tune_jobs.errors import EXIT_FAILED, EXIT_OK, ClusterError
 from tune_jobs.options import RunOptions, prepare
 from tune_jobs.storage import absolute_uri
@@ -119,12 +119,15 @@ def cmd_submit(args: argparse.Namespace) -> int:
         data_dir=absolute_uri(args.data_dir) if args.data_dir else None,
         init_from=absolute_uri(args.init_from) if args.init_from else None,
     )
-    # Every input checked here, before the cluster sees anything; the cluster's CPUs are
-    # checked by the job itself once it has connected (`execute`).
+    # Every input checked here, before the cluster sees anything; then what the cluster offers.
     prepared = prepare(options, on_cluster=True)
     url = dashboard_url(args.address)
     client = job_client(url)
-    check_shared_storage(prepared.storage, alive_nodes(url))
+    cpus = node_cpus(url)
+    check_shared_storage(prepared.storage, len(cpus))
+    check_cpus_per_trial(
+        options.cpus_per_trial, max(cpus, default=0.0), "the cluster's largest node"
+    )
     options = run_options(
         args,
         address=None,

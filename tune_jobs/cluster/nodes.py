@@ -57,7 +57,13 @@ def alive_nodes(address: str | None = None) -> int:
         if not ray.is_initialized():  # Tune will start a local, single-node Ray
             return 1
         return sum(1 for node in ray.nodes() if node["Alive"])
+    return len(node_cpus(address))
+
+
+def node_cpus(address: str) -> list[float]:
+    """The CPUs of each alive node of the cluster whose dashboard is at `address`."""
     from ray.util.state import list_nodes
 
     enable_token_auth()
-    return len(list_nodes(address=address, filters=[("state", "=", "ALIVE")], timeout=10))
+    nodes = list_nodes(address=address, filters=[("state", "=", "ALIVE")], timeout=10)
+    return [float((node.resources_total or {}).get("CPU", 0.0)) for node in nodes]
