@@ -16,26 +16,17 @@ import numpy as np
 import pandas as pd
 from pyarrow import fs
 
+# Callers read experiments through this module: it re-exports the reader's public names.
 from analysis.experiment import (
     Experiment,
     NotAnExperimentError,
-    TrialResult,
+    TrialResult,  # noqa: F401 (re-exported)
     filesystem_and_path,
     list_folder,
     load_experiment,
 )
 from analysis.layout import ITERATION, MANIFEST_FILE, RUN_FILE, TIME_TOTAL
 from trainables import metrics
-
-# Re-exported: callers read experiments through this module.
-__all__ = [
-    "Experiment",
-    "NotAnExperimentError",
-    "TrialResult",
-    "filesystem_and_path",
-    "list_folder",
-    "load_experiment",
-]
 
 CONFIG_PREFIX = "config/"
 CUM_EPOCHS = "cum_epochs"  # epochs trained by all trials of the experiment so far
