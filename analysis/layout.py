@@ -13,6 +13,13 @@ MANIFEST_FILE = "manifest.json"  # a `tune-jobs compare` folder's list of runs
 # Tune writes experiment_state-<date>.json when an experiment starts: the mark of one.
 EXPERIMENT_STATE_PREFIX = "experiment_state"
 EXPERIMENT_STATE_GLOB = f"{EXPERIMENT_STATE_PREFIX}-*.json"
+# Ray's per-trial files that `analysis` reads: all JSON, CSV or text, never a pickle.
+PARAMS_FILE = "params.json"  # the trial's config
+RESULT_FILE = "result.json"  # one JSON line per report
+PROGRESS_FILE = "progress.csv"  # the same reports as CSV (read when result.json is missing)
+ERROR_FILE = "error.txt"  # the traceback of each failure, as text (Ray's error.pkl is never read)
+CHECKPOINT_PREFIX = "checkpoint_"  # checkpoint_NNNNNN/ folders
+CHECKPOINT_DIR_NAME = "checkpoint_dir_name"  # the report column naming the checkpoint saved with it
 REPORT_MARKDOWN = "report.md"  # `tune-jobs report` and `tune-jobs study` write both documents
 REPORT_HTML = "report.html"
 

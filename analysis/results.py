@@ -1,7 +1,8 @@
-"""Open Ray Tune experiment folders with Ray's own API and turn them into tidy pandas frames.
+"""Turn Ray Tune experiment folders into tidy pandas frames.
 
-`load_experiment` returns Ray's `ResultGrid`; `trials_frame` (one row per trial) and `curves_frame`
-(one row per trial and report) are the only places that read a ResultGrid. Everything downstream
+`load_experiment` (from `analysis.experiment`) reads a folder's JSON and CSV files into an
+`Experiment`, never unpickling anything; `trials_frame` (one row per trial) and `curves_frame`
+(one row per trial and report) are the only places that read one. Everything downstream
 (statistics, plots, reports) works on these frames.
 """
 
@@ -14,16 +15,17 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from pyarrow import fs
-from ray.tune import ExperimentAnalysis, ResultGrid
 
-from analysis.layout import (
-    EXPERIMENT_STATE_GLOB,
-    ITERATION,
-    MANIFEST_FILE,
-    RUN_FILE,
-    TIME_TOTAL,
-    has_experiment_state,
+# Callers read experiments through this module: it re-exports the reader's public names.
+from analysis.experiment import (
+    Experiment,
+    NotAnExperimentError,
+    TrialResult,  # noqa: F401 (re-exported)
+    filesystem_and_path,
+    list_folder,
+    load_experiment,
 )
+from analysis.layout import ITERATION, MANIFEST_FILE, RUN_FILE, TIME_TOTAL
 from trainables import metrics
 
 CONFIG_PREFIX = "config/"
@@ -44,59 +46,9 @@ _RAY_BOOKKEEPING = (
 )
 
 
-class NotAnExperimentError(ValueError):
-    """A path that is not a Ray Tune experiment folder (or not there at all)."""
-
-
-def filesystem_and_path(path: str | Path) -> tuple[fs.FileSystem, str]:
-    """A pyarrow filesystem and the path inside it, for a local path or a storage URI."""
-    text = str(path)
-    if "://" in text:
-        try:
-            return fs.FileSystem.from_uri(text)
-        except Exception as error:  # pyarrow raises several types for bad URIs
-            raise NotAnExperimentError(f"{text}: cannot open this storage URI ({error})") from None
-    return fs.LocalFileSystem(), str(Path(text).expanduser().resolve())
-
-
-def list_folder(path: str | Path) -> tuple[fs.FileSystem, str, list[str]]:
-    """The names in a folder; NotAnExperimentError when it is missing or a file."""
-    filesystem, root = filesystem_and_path(path)
-    kind = filesystem.get_file_info(root).type
-    if kind == fs.FileType.NotFound:
-        raise NotAnExperimentError(f"{path}: no such folder")
-    if kind != fs.FileType.Directory:
-        raise NotAnExperimentError(f"{path} is a file, not an experiment folder")
-    names = [info.base_name for info in filesystem.get_file_info(fs.FileSelector(root))]
-    return filesystem, root, names
-
-
-def load_experiment(path: str | Path) -> ResultGrid:
-    """The ResultGrid of the Ray Tune experiment folder at `path` (local path or storage URI).
-
-    Read with Ray's own `ExperimentAnalysis`, as `Tuner.get_results` builds it, so no trainable
-    is needed. Raises NotAnExperimentError, naming the path, for anything that is not one.
-    """
-    filesystem, root, names = list_folder(path)
-    if not has_experiment_state(names):
-        hint = ""
-        if MANIFEST_FILE in names:
-            hint = f" It holds a {MANIFEST_FILE}: it is a `tune-jobs compare` folder, whose runs"
-            hint += " are experiments; use the comparison functions (or `tune-jobs report`) on it."
-        raise NotAnExperimentError(
-            f"{path} is not a Ray Tune experiment folder: it has no {EXPERIMENT_STATE_GLOB}, the "
-            f"file Tune writes when an experiment starts.{hint}"
-        )
-    try:
-        analysis = ExperimentAnalysis(root, storage_filesystem=filesystem)
-    except (ValueError, OSError) as error:
-        raise NotAnExperimentError(f"{path}: Ray cannot read this experiment ({error})") from None
-    return ResultGrid(analysis)
-
-
-def read_run_info(grid_or_path: ResultGrid | str | Path) -> dict[str, Any]:
+def read_run_info(grid_or_path: Experiment | str | Path) -> dict[str, Any]:
     """The options `tune-jobs run` saved beside the experiment ({} when there is no such file)."""
-    if isinstance(grid_or_path, ResultGrid):
+    if isinstance(grid_or_path, Experiment):
         filesystem, root = grid_or_path.filesystem, grid_or_path.experiment_path
     else:
         filesystem, root = filesystem_and_path(grid_or_path)
@@ -105,14 +57,6 @@ def read_run_info(grid_or_path: ResultGrid | str | Path) -> dict[str, Any]:
         return {}
     with filesystem.open_input_stream(target) as stream:
         return json.loads(stream.readall().decode())
-
-
-def _ray_trials(grid: ResultGrid) -> list[Any] | None:
-    # A Result carries neither the trial's status nor its start time; Ray's Trial objects do.
-    # They sit on the ExperimentAnalysis the grid was built from, in the same order as the grid.
-    analysis = getattr(grid, "_experiment_analysis", None)
-    trials = getattr(analysis, "trials", None)
-    return list(trials) if trials is not None and len(trials) == len(grid) else None
 
 
 def _flatten(config: dict[str, Any], prefix: str = CONFIG_PREFIX) -> dict[str, Any]:
@@ -133,7 +77,7 @@ def config_columns(frame: pd.DataFrame, varying: bool = False) -> list[str]:
     return columns
 
 
-def curves_frame(grid: ResultGrid, time_column: str = TIME_TOTAL) -> pd.DataFrame:
+def curves_frame(grid: Experiment, time_column: str = TIME_TOTAL) -> pd.DataFrame:
     """One row per trial and report: every reported metric, with the experiment's running totals.
 
     Rows are in the order the reports happened (trial start time + `time_total_s`).
@@ -142,17 +86,14 @@ def curves_frame(grid: ResultGrid, time_column: str = TIME_TOTAL) -> pd.DataFram
     regardless of how many trials ran at once). `time_column` is a per-trial running total such as
     Ray's `time_total_s` or a replay's simulated seconds.
     """
-    trials = _ray_trials(grid)
     parts, ids, starts = [], [], []
-    for index, result in enumerate(grid):
+    for result in grid:
         history = result.metrics_dataframe
-        if history is None or history.empty:
+        if history.empty:
             continue
         parts.append(history)
-        ids.append(str(result.metrics.get("trial_id") or history["trial_id"].iloc[0]))
-        trial = trials[index] if trials else None
-        start = getattr(getattr(trial, "run_metadata", None), "start_time", None)
-        starts.append(np.nan if start is None else float(start))
+        ids.append(result.trial_id)
+        starts.append(np.nan if result.start_time is None else result.start_time)
     if not parts:
         columns = ["trial_id", ITERATION, metrics.EPOCH, CUM_EPOCHS, CUM_SECONDS]
         return pd.DataFrame(columns=columns)
@@ -186,7 +127,7 @@ def curves_frame(grid: ResultGrid, time_column: str = TIME_TOTAL) -> pd.DataFram
     return frame[[c for c in first if c in frame] + [c for c in frame if c not in first]]
 
 
-def _stop_reason(status: str, error: Any, last: pd.Series | None, target: Any) -> str:
+def _stop_reason(status: str, error: str | None, last: pd.Series | None, target: Any) -> str:
     if error is not None or status == "ERROR":
         return "error"
     if last is None:
@@ -202,7 +143,7 @@ def _stop_reason(status: str, error: Any, last: pd.Series | None, target: Any) -
 
 
 def trials_frame(
-    grid: ResultGrid,
+    grid: Experiment,
     curves: pd.DataFrame | None = None,
     metric: str = metrics.METRIC,
     mode: str = metrics.MODE,
@@ -219,19 +160,15 @@ def trials_frame(
     curves = curves_frame(grid, time_column) if curves is None else curves
     best_rows = _best_rows(curves, metric, mode)
     last_rows = curves.groupby("trial_id", sort=False).tail(1).set_index("trial_id")
-    trials = _ray_trials(grid)
     # Trials that never reach their configured epochs stopped early; without an `epochs`
     # hyperparameter, the longest trial of the experiment is taken as the full length.
     longest = curves[metrics.EPOCH].max() if metrics.EPOCH in curves and len(curves) else None
     rows = []
-    for index, result in enumerate(grid):
-        trial = trials[index] if trials else None
-        trial_id = str(getattr(trial, "trial_id", None) or result.metrics.get("trial_id"))
-        config = dict(getattr(trial, "config", None) or result.config or {})
-        status = getattr(trial, "status", None) or ("ERROR" if result.error else "TERMINATED")
+    for result in grid:
+        trial_id, config, status = result.trial_id, result.config, result.status
         last = last_rows.loc[trial_id] if trial_id in last_rows.index else None
         best = best_rows.loc[trial_id] if trial_id in best_rows.index else None
-        error = None if result.error is None else str(result.error).strip().splitlines()[-1]
+        error = _last_line(result.error)
         row = {
             "trial_id": trial_id,
             "status": status,
@@ -250,6 +187,12 @@ def trials_frame(
     if frame.empty:
         return frame
     return frame.sort_values("trial_id", kind="stable").reset_index(drop=True)
+
+
+def _last_line(text: str | None) -> str | None:
+    """The last line of an error's traceback: the exception and its message."""
+    lines = [] if text is None else text.strip().splitlines()
+    return lines[-1] if lines else None
 
 
 def _get(row: pd.Series | None, column: str, default: Any = np.nan) -> Any:

@@ -26,6 +26,10 @@ CRASH_AT_EPOCH_ENV = "TUNE_JOBS_CRASH_AT_EPOCH"
 EPOCH_DELAY_ENV = "TUNE_JOBS_EPOCH_DELAY"
 
 
+class NotACheckpointError(ValueError):
+    """A checkpoint file that does not hold a trial's state as `report` saved it."""
+
+
 class InjectedFault(RuntimeError):
     """The crash asked for by TUNE_JOBS_CRASH_AT_EPOCH."""
 
@@ -64,9 +68,25 @@ def restored_state() -> dict[str, Any] | None:
 
 
 def load_checkpoint_state(checkpoint: tune.Checkpoint) -> dict[str, Any]:
-    """The state dict stored in a checkpoint written by `report` (tensors only, no pickles)."""
+    """The state dict stored in a checkpoint written by `report` (tensors only, no pickles).
+
+    NotACheckpointError, naming the file, for anything else: unreadable bytes, a pickle of other
+    objects (which `weights_only=True` refuses to build), or a torch file without a model state.
+    """
+    shown = f"{checkpoint.path}/{CHECKPOINT_FILE}"
     with checkpoint.as_directory() as folder:
-        return torch.load(Path(folder) / CHECKPOINT_FILE, weights_only=True)
+        try:
+            state = torch.load(Path(folder) / CHECKPOINT_FILE, weights_only=True)
+        except Exception as error:  # torch raises many types; its text suggests weights_only=False
+            # which would run the file's code: say what the file is, never that.
+            raise NotACheckpointError(
+                f"{shown} is not a checkpoint of this project ({type(error).__name__})"
+            ) from None
+    if not isinstance(state, dict) or not isinstance(state.get("model"), dict):
+        raise NotACheckpointError(
+            f"{shown} is not a checkpoint of this project (it holds no model state)"
+        )
+    return state
 
 
 def trial_cpus() -> int:

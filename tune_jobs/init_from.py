@@ -6,7 +6,7 @@ from typing import Any
 
 from analysis.results import NotAnExperimentError, load_experiment
 from search_spaces.space import SearchSpace
-from trainables.reporting import load_checkpoint_state
+from trainables.reporting import NotACheckpointError, load_checkpoint_state
 from tune_jobs.jobs import Job
 
 
@@ -53,7 +53,7 @@ def load_init(path: str, job: Job, space: SearchSpace) -> dict[str, Any]:
     sign = 1 if job.mode == "max" else -1
     best = None
     for result in grid:
-        for checkpoint, values in result.best_checkpoints or []:
+        for checkpoint, values in result.best_checkpoints:
             score = values.get(job.metric)
             if score is not None and (best is None or sign * score > sign * best[0]):
                 best = (score, checkpoint, values, result)
@@ -62,13 +62,16 @@ def load_init(path: str, job: Job, space: SearchSpace) -> dict[str, Any]:
                             f"{job.metric}")  # fmt: skip
     score, checkpoint, values, result = best
     trial = values.get("trial_id")
-    differences = architecture_differences(job, space, dict(result.config or {}))
+    differences = architecture_differences(job, space, dict(result.config))
     if differences:
         raise InitFromError(
             f"--init-from {path}: the network differs from that of its best trial {trial}: "
             + "; ".join(differences)
         )
-    state = load_checkpoint_state(checkpoint)
+    try:
+        state = load_checkpoint_state(checkpoint)
+    except NotACheckpointError as error:
+        raise InitFromError(f"--init-from {path}: {error}") from None
     return {
         "model": state["model"],
         "source_trial": trial,

@@ -14,21 +14,23 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import pandas as pd
 import torch
-from ray.tune import Checkpoint, Result, ResultGrid
+from ray.tune import Checkpoint
 
 from analysis.layout import ITERATION, RUN_FILE
 from analysis.probes.figures import filter_change_figure, learning_curves_figure
 from analysis.probes.images import ProbeError, markdown_table
 from analysis.results import (
     CONFIG_PREFIX,
+    Experiment,
     NotAnExperimentError,
+    TrialResult,
     curves_frame,
     load_experiment,
     trials_frame,
 )
 from trainables.cifar10 import CACHED_FEATURES, CONV1_BEFORE, EARLY_STOPPED
 from trainables.metrics import EPOCH, TEST_ACC, VAL_ACC
-from trainables.reporting import load_checkpoint_state
+from trainables.reporting import NotACheckpointError, load_checkpoint_state
 
 TRANSFER_JOB = "cifar10-transfer"  # the job (tune_jobs.jobs) whose experiments this probe reads
 CONFIG_COLUMNS = ("finetune", "augmentation", "lr", "optimizer", "batch_size", "resolution")
@@ -43,8 +45,8 @@ class FilterChange:
     relative_change: float  # mean_abs_change / mean |before|
 
 
-def read_experiment(path: str | Path) -> tuple[ResultGrid, pd.DataFrame, pd.DataFrame]:
-    """The ResultGrid, curves and trials frames of an experiment with at least one report.
+def read_experiment(path: str | Path) -> tuple[Experiment, pd.DataFrame, pd.DataFrame]:
+    """The experiment, curves and trials frames of an experiment with at least one report.
 
     ProbeError, naming the path, for a folder that is not an experiment or holds no reports.
     """
@@ -116,17 +118,17 @@ def trial_summary(history: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows).sort_values("best_val_acc", ascending=False)
 
 
-def _best_checkpoint(result: Result) -> Checkpoint | None:
+def _best_checkpoint(result: TrialResult) -> Checkpoint | None:
     """The trial's checkpoint with the highest val_acc (checkpoints without one left out)."""
     scored = [
         (checkpoint, values[VAL_ACC])
-        for checkpoint, values in result.best_checkpoints or []
+        for checkpoint, values in result.best_checkpoints
         if values.get(VAL_ACC) is not None and not math.isnan(values[VAL_ACC])
     ]
     return max(scored, key=lambda pair: pair[1])[0] if scored else None
 
 
-def conv1_change(grid: ResultGrid, trials: pd.DataFrame, summary: pd.DataFrame):
+def conv1_change(grid: Experiment, trials: pd.DataFrame, summary: pd.DataFrame):
     """conv1 before/after from the best `finetune=conv1` trial's best checkpoint, or None."""
     candidates = summary[summary["finetune"] == "conv1"]
     if candidates.empty:
@@ -136,7 +138,10 @@ def conv1_change(grid: ResultGrid, trials: pd.DataFrame, summary: pd.DataFrame):
     checkpoint = _best_checkpoint(next(result for result in grid if result.path == path))
     if checkpoint is None:
         return None
-    state = load_checkpoint_state(checkpoint)
+    try:
+        state = load_checkpoint_state(checkpoint)
+    except NotACheckpointError as error:
+        raise ProbeError(str(error)) from None
     before, after = state[CONV1_BEFORE], state["model"]["conv1.weight"]
     change = float((after - before).abs().mean())
     relative = change / max(float(before.abs().mean()), 1e-12)

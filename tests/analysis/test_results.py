@@ -1,18 +1,20 @@
-"""Loading experiment folders into ResultGrids and tidy frames, on a real tiny experiment."""
+"""Loading experiment folders (JSON and CSV only) into tidy frames, on a real tiny experiment."""
 
 from __future__ import annotations
 
 import json
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
-from ray.tune import ResultGrid
+from ray.tune import ExperimentAnalysis, ResultGrid
 
 from analysis.layout import MANIFEST_FILE, RUN_FILE
 from analysis.results import (
     CUM_EPOCHS,
     CUM_SECONDS,
+    Experiment,
     NotAnExperimentError,
     curves_frame,
     is_compare_folder,
@@ -40,7 +42,7 @@ def test_the_run_file_is_read_from_the_experiment_folder(tiny_experiment, tmp_pa
 
 def test_experiment_loads_into_frames_that_agree_with_ray(tiny_experiment):
     grid = load_experiment(tiny_experiment)
-    assert isinstance(grid, ResultGrid) and len(grid) == TRIALS
+    assert isinstance(grid, Experiment) and len(grid) == TRIALS
     curves = curves_frame(grid)
     trials = trials_frame(grid, curves)
 
@@ -67,6 +69,45 @@ def test_experiment_loads_into_frames_that_agree_with_ray(tiny_experiment):
         assert row["epochs"] == len(history)
         assert row["config/lr"] == result.config["lr"]
     assert read_run_info(grid)["method"] == "asha"
+
+
+@pytest.mark.parametrize("fixture", ["tiny_experiment", "empty_experiment"])
+def test_the_json_reader_agrees_with_rays_own_reader(fixture, request):
+    # Ray's reader unpickles parts of the folder: fine on this trusted fixture, and the reference.
+    folder = request.getfixturevalue(fixture)
+    ours, rays = load_experiment(folder), ResultGrid(ExperimentAnalysis(str(folder)))
+    assert len(ours) == len(rays)
+    for trial, result, ray_trial in zip(ours, rays, rays._experiment_analysis.trials, strict=True):
+        assert (trial.trial_id, trial.status) == (ray_trial.trial_id, ray_trial.status)
+        assert trial.config == ray_trial.config and trial.path == result.path
+        assert trial.start_time == ray_trial.run_metadata.start_time
+        if result.metrics_dataframe is None or result.metrics_dataframe.empty:
+            assert trial.metrics_dataframe.empty
+        else:
+            assert trial.metrics_dataframe.equals(result.metrics_dataframe)
+        ours_kept = [(c.path, m["training_iteration"]) for c, m in trial.best_checkpoints]
+        rays_kept = [(c.path, m["training_iteration"]) for c, m in result.best_checkpoints]
+        # Every checkpoint Ray registered, and those on disk it did not (issue 19, point 1).
+        assert set(rays_kept) <= set(ours_kept)
+        for checkpoint, report in trial.best_checkpoints:
+            assert Path(checkpoint.path).name == report["checkpoint_dir_name"]
+            assert (Path(checkpoint.path) / "checkpoint.pt").is_file()
+        assert (trial.error is None) == (result.error is None)
+        if trial.error is not None:
+            last = str(result.error).strip().splitlines()[-1]
+            assert trial.error.strip().splitlines()[-1] == last
+
+
+def test_a_state_that_is_not_json_is_read_from_the_trial_folders(tiny_experiment, tmp_path):
+    copy = tmp_path / "copy"
+    shutil.copytree(tiny_experiment, copy)
+    expected = trials_frame(load_experiment(copy))
+    for state in copy.glob("experiment_state-*.json"):
+        state.write_bytes(b"\x80\x05 not JSON")
+    trials = trials_frame(load_experiment(copy))
+    assert list(trials["trial_id"]) == list(expected["trial_id"])
+    assert trials["best_val_acc"].equals(expected["best_val_acc"])
+    assert set(trials["status"]) <= {"TERMINATED", "UNKNOWN"}
 
 
 def test_a_storage_uri_loads_like_a_path(tiny_experiment):
