@@ -14,7 +14,7 @@ from typing import Any
 
 from pyarrow import fs
 
-from analysis.results import filesystem_and_path
+from analysis.experiment import filesystem_and_path
 from tune_jobs.errors import BadInputError
 
 NAME_RULE = "a single folder name: no '/' or '\\', not empty, '.' or '..', no control characters"
