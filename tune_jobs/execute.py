@@ -37,6 +37,7 @@ def trainable(job: Job, data: Any, init: dict[str, Any] | None, cpus: float) -> 
 def build_tuner(prepared: Prepared, data: Any) -> tune.Tuner:
     """The `tune.Tuner` of a prepared run: its method's plan, checkpoints, retries and budget."""
     job, plan, options = prepared.job, prepared.plan, prepared.options
+    budget = EpochBudget(options.budget_epochs) if options.budget_epochs else None
     return tune.Tuner(
         trainable(job, data, prepared.init, options.cpus_per_trial),
         param_space=plan.param_space,
@@ -62,7 +63,9 @@ def build_tuner(prepared: Prepared, data: Any) -> tune.Tuner:
                 checkpoint_at_end=False,
             ),
             failure_config=tune.FailureConfig(max_failures=options.max_failures),
-            stop=EpochBudget(options.budget_epochs) if options.budget_epochs else None,
+            stop=budget,
+            # As a callback the budget sees which trials still save or run (see EpochBudget).
+            callbacks=[budget] if budget else None,
             verbose=1,
         ),
     )
