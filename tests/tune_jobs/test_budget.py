@@ -1,4 +1,4 @@
-"""The epoch budget (`--budget-epochs`) on real tiny runs: every reported epoch keeps its checkpoint."""
+"""The epoch budget (`--budget-epochs`) on tiny runs: every reported epoch keeps its checkpoint."""
 
 from __future__ import annotations
 
@@ -51,9 +51,7 @@ def assert_every_report_kept_its_checkpoint(results) -> int:
 
 
 @pytest.mark.slow
-def test_the_trial_that_spends_the_budget_keeps_its_last_checkpoint(
-    ray_local, mnist_dir, tmp_path
-):
+def test_the_trial_that_spends_the_budget_keeps_its_last_checkpoint(ray_local, mnist_dir, tmp_path):
     # One trial at a time: 3 epochs, then the second trial's first epoch spends the budget.
     results = budgeted_run(mnist_dir, tmp_path, concurrency=1, budget=4)
     assert assert_every_report_kept_its_checkpoint(results) == 4
