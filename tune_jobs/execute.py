@@ -7,12 +7,15 @@ started with, so that `resume` rebuilds the same trainable over the same data.
 from __future__ import annotations
 
 import json
+import re
 import time
 from dataclasses import asdict, fields
 from typing import Any
 
 import ray
+from pyarrow import fs
 from ray import tune
+from ray.tune.experiment import Trial
 
 from analysis.layout import RUN_FILE
 from trainables import metrics
@@ -24,6 +27,8 @@ from tune_jobs.errors import BadInputError
 from tune_jobs.jobs import Job, get_job
 from tune_jobs.options import Prepared, RunOptions, initial_weights, load_data
 from tune_jobs.storage import Folder
+
+STATE_FILE = re.compile(r"experiment_state-[\d_-]+\.json")  # Tune's, one per session
 
 
 def trainable(job: Job, data: Any, init: dict[str, Any] | None, cpus: float) -> Any:
@@ -85,8 +90,37 @@ def execute(prepared: Prepared, data: Any) -> tune.ResultGrid:
     }
     prepared.folder.write_json(RUN_FILE, record)  # first: `resume` needs it after a crash
     results = tuner.fit()
-    prepared.folder.write_json(RUN_FILE, {**record, "ended": time.time()})
+    prepared.folder.write_json(RUN_FILE, closing_record(record, results))
     return results
+
+
+def unfinished(results: tune.ResultGrid) -> int:
+    """Trials the experiment's saved state leaves unfinished: Tune's fit returned on SIGINT.
+
+    Tuner.fit catches Ctrl-C itself: it saves the experiment state, then marks every trial
+    TERMINATED in memory before it returns, so the grid cannot tell. The saved state, which
+    `resume` reads, still lists them RUNNING, PENDING or PAUSED; budgets and time limits
+    terminate every trial before it is saved.
+    """
+    filesystem, root = results.filesystem, results.experiment_path
+    names = [
+        info.path
+        for info in filesystem.get_file_info(fs.FileSelector(root))
+        if STATE_FILE.fullmatch(info.base_name)
+    ]
+    if not names:
+        return 0
+    with filesystem.open_input_stream(max(names)) as stream:  # the newest: names are times
+        snapshot = json.loads(stream.readall().decode())
+    statuses = [json.loads(trial)["status"] for trial, _ in snapshot["trial_data"]]
+    return sum(status not in (Trial.TERMINATED, Trial.ERROR) for status in statuses)
+
+
+def closing_record(record: dict[str, Any], results: tune.ResultGrid) -> dict[str, Any]:
+    """The run file after a fit: `ended` when every trial finished, else `interrupted`."""
+    if unfinished(results):
+        return {**record, "ended": None, "interrupted": time.time()}
+    return {**record, "ended": time.time(), "interrupted": None}
 
 
 def ensure_ray(address: str | None = None) -> None:
@@ -149,10 +183,12 @@ def resume(path: str, address: str | None = None) -> tuple[tune.ResultGrid, Job]
         resume_unfinished=True,
         resume_errored=True,
     )
+    before = tuner.get_results()
+    if record.get("ended") and not unfinished(before) and not before.num_errors:
+        return before, job  # finished, nothing to rerun: its run file keeps its `ended`
     results = tuner.fit()
     record.setdefault("resumed", []).append(time.time())
-    record["ended"] = time.time()
-    folder.write_json(RUN_FILE, record)
+    folder.write_json(RUN_FILE, closing_record(record, results))
     return results, job
 
 
