@@ -24,6 +24,7 @@ from tune_jobs.cluster.address import check_address, driver_runtime_env
 from tune_jobs.cluster.auth import enable_token_auth
 from tune_jobs.cluster.nodes import alive_nodes, check_shared_storage
 from tune_jobs.errors import BadInputError
+from tune_jobs.guard import StorageFullStop, StorageGuard, restored_guard
 from tune_jobs.jobs import Job, get_job
 from tune_jobs.options import Prepared, RunOptions, initial_weights, load_data
 from tune_jobs.storage import Folder
@@ -39,7 +40,7 @@ def trainable(job: Job, data: Any, init: dict[str, Any] | None, cpus: float) -> 
     )
 
 
-def build_tuner(prepared: Prepared, data: Any) -> tune.Tuner:
+def build_tuner(prepared: Prepared, data: Any, guard: StorageGuard | None = None) -> tune.Tuner:
     """The `tune.Tuner` of a prepared run: its method's plan, checkpoints, retries and budget."""
     job, plan, options = prepared.job, prepared.plan, prepared.options
     budget = EpochBudget(options.budget_epochs) if options.budget_epochs else None
@@ -70,7 +71,7 @@ def build_tuner(prepared: Prepared, data: Any) -> tune.Tuner:
             failure_config=tune.FailureConfig(max_failures=options.max_failures),
             stop=budget,
             # As a callback the budget sees which trials still save or run (see EpochBudget).
-            callbacks=[budget] if budget else None,
+            callbacks=[c for c in (budget, guard) if c is not None] or None,
             verbose=1,
         ),
     )
@@ -79,7 +80,8 @@ def build_tuner(prepared: Prepared, data: Any) -> tune.Tuner:
 def execute(prepared: Prepared, data: Any) -> tune.ResultGrid:
     """Run the experiment; Ray must be initialized (or is started locally)."""
     check_storage(prepared.storage)
-    tuner = build_tuner(prepared, data)
+    guard = StorageGuard()
+    tuner = build_tuner(prepared, data, guard)
     record = {
         "options": asdict(prepared.options),
         "job": prepared.job.name,
@@ -90,8 +92,20 @@ def execute(prepared: Prepared, data: Any) -> tune.ResultGrid:
     }
     prepared.folder.write_json(RUN_FILE, record)  # first: `resume` needs it after a crash
     results = tuner.fit()
-    prepared.folder.write_json(RUN_FILE, closing_record(record, results))
+    close(prepared.folder, closing_record(record, results), guard)
     return results
+
+
+def close(folder: Folder, record: dict[str, Any], guard: StorageGuard | None) -> None:
+    """Write the run file after a fit; StorageFullStop if the guard stopped the run."""
+    if guard is None or guard.message is None:
+        folder.write_json(RUN_FILE, record)
+        return
+    try:  # the guard stopped before the disk was full: there should be room for this
+        folder.write_json(RUN_FILE, {**record, "interrupted": None, "storage_full": guard.message})
+    except OSError:
+        pass  # the run file keeps `ended` null: still resumable, and reported as unfinished
+    raise StorageFullStop(guard.message)
 
 
 def unfinished(results: tune.ResultGrid) -> int:
@@ -188,7 +202,8 @@ def resume(path: str, address: str | None = None) -> tuple[tune.ResultGrid, Job]
         return before, job  # finished, nothing to rerun: its run file keeps its `ended`
     results = tuner.fit()
     record.setdefault("resumed", []).append(time.time())
-    folder.write_json(RUN_FILE, closing_record(record, results))
+    record.pop("storage_full", None)
+    close(folder, closing_record(record, results), restored_guard(tuner))
     return results, job
 
 

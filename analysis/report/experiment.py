@@ -70,7 +70,14 @@ def run_info_blocks(info: dict[str, Any], path: str | Path = "", epochs: int = 0
         Text(f"Job `{info.get('job')}`, method `{info.get('method')}`, started {started}{took}.")
     ]
     reported = "the tables show the epochs it reported"
-    if info.get("interrupted"):
+    if info.get("storage_full"):
+        blocks.append(
+            Text(
+                f"This run stopped because its storage was full ({info['storage_full']}); "
+                f"{reported}. Free space, then continue it with `tune-jobs resume {path}`."
+            )
+        )
+    elif info.get("interrupted"):
         after = info["interrupted"] - started_at
         blocks.append(
             Text(

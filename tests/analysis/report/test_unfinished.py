@@ -26,6 +26,7 @@ def copy_with_run_file(tiny_experiment, tmp_path, **changes):
     [
         ({"ended": None}, "has not ended"),
         ({"ended": None, "interrupted": 1_800_000_050.0}, "was interrupted"),
+        ({"ended": None, "storage_full": "/r has 0.5 MiB free"}, "its storage was full"),
     ],
 )
 def test_a_run_without_an_end_is_reported_and_says_so(tiny_experiment, tmp_path, changes, says):
