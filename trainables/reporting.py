@@ -6,7 +6,9 @@ here means the next rename touches one file.
 
 from __future__ import annotations
 
+import errno
 import os
+import shutil
 import tempfile
 import time
 from pathlib import Path
@@ -14,6 +16,7 @@ from typing import Any
 
 import ray
 import torch
+from pyarrow import fs as pafs
 from ray import tune
 
 CHECKPOINT_FILE = "checkpoint.pt"
@@ -28,6 +31,26 @@ EPOCH_DELAY_ENV = "TUNE_JOBS_EPOCH_DELAY"
 
 class NotACheckpointError(ValueError):
     """A checkpoint file that does not hold a trial's state as `report` saved it."""
+
+
+# A checkpoint is written only where it leaves this much free besides itself: the driver still has
+# to append results, error files and the experiment state, and a full disk truncates them all.
+STORAGE_RESERVE_BYTES = 1 << 20
+STORAGE_FULL = "StorageFullError"  # in the trial's error text: what the driver looks for
+
+
+class StorageFullError(OSError):
+    """The trial's storage lacks room for its next checkpoint: the run must stop, not retry."""
+
+    @classmethod
+    def of(cls, folder: str, free: int, needed: int) -> StorageFullError:
+        # Built from (errno, text) alone, as Ray rebuilds an exception it passes to the driver.
+        return cls(
+            errno.ENOSPC,
+            f"{STORAGE_FULL}: {folder} has {free / 2**20:.1f} MiB free; the next checkpoint "
+            f"needs {needed / 2**20:.1f} MiB (with {STORAGE_RESERVE_BYTES / 2**20:.0f} MiB "
+            "kept for results)",
+        )
 
 
 class InjectedFault(RuntimeError):
@@ -56,9 +79,32 @@ def report(metrics: dict[str, Any], state: dict[str, Any] | None = None) -> None
     else:
         with tempfile.TemporaryDirectory() as folder:
             torch.save(state, Path(folder) / CHECKPOINT_FILE)
-            tune.report(metrics, checkpoint=tune.Checkpoint.from_directory(folder))
+            size = (Path(folder) / CHECKPOINT_FILE).stat().st_size
+            trial_dir = check_room(size)
+            try:
+                tune.report(metrics, checkpoint=tune.Checkpoint.from_directory(folder))
+            except OSError as error:  # the disk filled up while the checkpoint was copied
+                if error.errno not in (errno.ENOSPC, errno.EDQUOT):
+                    raise
+                free = shutil.disk_usage(trial_dir).free if trial_dir else 0
+                raise StorageFullError.of(trial_dir or "storage", free, size) from error
     if os.environ.get(EPOCH_DELAY_ENV):
         time.sleep(float(os.environ[EPOCH_DELAY_ENV]))
+
+
+def check_room(size: int) -> str | None:
+    """The trial's folder, after checking it has room for a `size`-byte checkpoint and the
+    reserve (StorageFullError if not); None where it is not a local folder (a URI's bucket)."""
+    storage = tune.get_context().get_storage()  # None outside a Tune session
+    if storage is None or not isinstance(storage.storage_filesystem, pafs.LocalFileSystem):
+        return None
+    folder = Path(storage.trial_fs_path)
+    while not folder.is_dir() and folder != folder.parent:  # not created yet: its parent's disk
+        folder = folder.parent
+    free, needed = shutil.disk_usage(folder).free, size + STORAGE_RESERVE_BYTES
+    if free < needed:
+        raise StorageFullError.of(str(folder), free, needed)
+    return str(folder)
 
 
 def restored_state() -> dict[str, Any] | None:

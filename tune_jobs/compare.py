@@ -14,7 +14,7 @@ from typing import Any
 from analysis.layout import MANIFEST_FILE
 from search_spaces.methods import METHODS
 from tune_jobs.errors import BadInputError
-from tune_jobs.execute import ensure_ray, execute
+from tune_jobs.execute import ensure_ray, execute, unfinished
 from tune_jobs.jobs import Job
 from tune_jobs.options import Prepared, RunOptions, load_data, prepare
 from tune_jobs.replay import replay_job, replay_record
@@ -116,21 +116,29 @@ def run_compare(
             "started": time.time(),
         }
         try:
-            results = execute(run, data)
-            errors = [str(r.error) for r in results if r.error is not None]
-            entry.update(
-                status="finished" if len(errors) < len(results) else "failed",
-                error=errors[0] if errors else None,
-                # Trials the budget stopped before they started are in the grid, not counted.
-                trials=sum(
-                    1
-                    for r in results
-                    if r.metrics_dataframe is not None and len(r.metrics_dataframe)
-                ),
-            )
+            entry.update(run_outcome(execute(run, data)))
         except Exception as error:  # one method's failure must not lose the others
             entry.update(status="failed", error=f"{type(error).__name__}: {error}")
         entry["ended"] = time.time()
         manifest["runs"].append(entry)
         Folder(runs[0].storage).write_json(MANIFEST_FILE, manifest)
+        if entry["status"] == "interrupted":  # Ctrl-C: the next runs do not start
+            break
     return runs[0].storage, manifest
+
+
+def run_outcome(results: Any) -> dict[str, Any]:
+    """A run's manifest status (interrupted by Ctrl-C, finished, or failed), error, trials."""
+    errors = [str(r.error) for r in results if r.error is not None]
+    if unfinished(results):
+        status = "interrupted"
+    else:
+        status = "finished" if len(errors) < len(results) else "failed"
+    return {
+        "status": status,
+        "error": errors[0] if errors else None,
+        # Trials the budget stopped before they started are in the grid, not counted.
+        "trials": sum(
+            1 for r in results if r.metrics_dataframe is not None and len(r.metrics_dataframe)
+        ),
+    }

@@ -7,12 +7,15 @@ started with, so that `resume` rebuilds the same trainable over the same data.
 from __future__ import annotations
 
 import json
+import re
 import time
 from dataclasses import asdict, fields
 from typing import Any
 
 import ray
+from pyarrow import fs
 from ray import tune
+from ray.tune.experiment import Trial
 
 from analysis.layout import RUN_FILE
 from trainables import metrics
@@ -26,9 +29,12 @@ from tune_jobs.cluster.nodes import (
     largest_node_cpus,
 )
 from tune_jobs.errors import BadInputError
+from tune_jobs.guard import StorageFullStop, StorageGuard, restored_guard
 from tune_jobs.jobs import Job, get_job
 from tune_jobs.options import Prepared, RunOptions, initial_weights, load_data
 from tune_jobs.storage import Folder
+
+STATE_FILE = re.compile(r"experiment_state-[\d_-]+\.json")  # Tune's, one per session
 
 
 def trainable(job: Job, data: Any, init: dict[str, Any] | None, cpus: float) -> Any:
@@ -39,9 +45,10 @@ def trainable(job: Job, data: Any, init: dict[str, Any] | None, cpus: float) -> 
     )
 
 
-def build_tuner(prepared: Prepared, data: Any) -> tune.Tuner:
+def build_tuner(prepared: Prepared, data: Any, guard: StorageGuard | None = None) -> tune.Tuner:
     """The `tune.Tuner` of a prepared run: its method's plan, checkpoints, retries and budget."""
     job, plan, options = prepared.job, prepared.plan, prepared.options
+    budget = EpochBudget(options.budget_epochs) if options.budget_epochs else None
     return tune.Tuner(
         trainable(job, data, prepared.init, options.cpus_per_trial),
         param_space=plan.param_space,
@@ -67,7 +74,9 @@ def build_tuner(prepared: Prepared, data: Any) -> tune.Tuner:
                 checkpoint_at_end=False,
             ),
             failure_config=tune.FailureConfig(max_failures=options.max_failures),
-            stop=EpochBudget(options.budget_epochs) if options.budget_epochs else None,
+            stop=budget,
+            # As a callback the budget sees which trials still save or run (see EpochBudget).
+            callbacks=[c for c in (budget, guard) if c is not None] or None,
             verbose=1,
         ),
     )
@@ -79,7 +88,8 @@ def execute(prepared: Prepared, data: Any) -> tune.ResultGrid:
     if ray.is_initialized():  # a cluster's nodes are known only once the driver has connected
         cpus = prepared.options.cpus_per_trial
         check_cpus_per_trial(cpus, largest_node_cpus(), "the cluster's largest node")
-    tuner = build_tuner(prepared, data)
+    guard = StorageGuard()
+    tuner = build_tuner(prepared, data, guard)
     record = {
         "options": asdict(prepared.options),
         "job": prepared.job.name,
@@ -90,8 +100,49 @@ def execute(prepared: Prepared, data: Any) -> tune.ResultGrid:
     }
     prepared.folder.write_json(RUN_FILE, record)  # first: `resume` needs it after a crash
     results = tuner.fit()
-    prepared.folder.write_json(RUN_FILE, {**record, "ended": time.time()})
+    close(prepared.folder, closing_record(record, results), guard)
     return results
+
+
+def close(folder: Folder, record: dict[str, Any], guard: StorageGuard | None) -> None:
+    """Write the run file after a fit; StorageFullStop if the guard stopped the run."""
+    if guard is None or guard.message is None:
+        folder.write_json(RUN_FILE, record)
+        return
+    try:  # the guard stopped before the disk was full: there should be room for this
+        folder.write_json(RUN_FILE, {**record, "interrupted": None, "storage_full": guard.message})
+    except OSError:
+        pass  # the run file keeps `ended` null: still resumable, and reported as unfinished
+    raise StorageFullStop(guard.message)
+
+
+def unfinished(results: tune.ResultGrid) -> int:
+    """Trials the experiment's saved state leaves unfinished: Tune's fit returned on SIGINT.
+
+    Tuner.fit catches Ctrl-C itself: it saves the experiment state, then marks every trial
+    TERMINATED in memory before it returns, so the grid cannot tell. The saved state, which
+    `resume` reads, still lists them RUNNING, PENDING or PAUSED; budgets and time limits
+    terminate every trial before it is saved.
+    """
+    filesystem, root = results.filesystem, results.experiment_path
+    names = [
+        info.path
+        for info in filesystem.get_file_info(fs.FileSelector(root))
+        if STATE_FILE.fullmatch(info.base_name)
+    ]
+    if not names:
+        return 0
+    with filesystem.open_input_stream(max(names)) as stream:  # the newest: names are times
+        snapshot = json.loads(stream.readall().decode())
+    statuses = [json.loads(trial)["status"] for trial, _ in snapshot["trial_data"]]
+    return sum(status not in (Trial.TERMINATED, Trial.ERROR) for status in statuses)
+
+
+def closing_record(record: dict[str, Any], results: tune.ResultGrid) -> dict[str, Any]:
+    """The run file after a fit: `ended` when every trial finished, else `interrupted`."""
+    if unfinished(results):
+        return {**record, "ended": None, "interrupted": time.time()}
+    return {**record, "ended": time.time(), "interrupted": None}
 
 
 def ensure_ray(address: str | None = None) -> None:
@@ -154,10 +205,13 @@ def resume(path: str, address: str | None = None) -> tuple[tune.ResultGrid, Job]
         resume_unfinished=True,
         resume_errored=True,
     )
+    before = tuner.get_results()
+    if record.get("ended") and not unfinished(before) and not before.num_errors:
+        return before, job  # finished, nothing to rerun: its run file keeps its `ended`
     results = tuner.fit()
     record.setdefault("resumed", []).append(time.time())
-    record["ended"] = time.time()
-    folder.write_json(RUN_FILE, record)
+    record.pop("storage_full", None)
+    close(folder, closing_record(record, results), restored_guard(tuner))
     return results, job
 
 

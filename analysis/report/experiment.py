@@ -34,7 +34,7 @@ def experiment_section(path: str | Path, section: Section) -> list[Block]:
     blocks: list[Block] = [
         Heading(2, f"Experiment `{Path(str(path)).name}`"),
         Text(f"`{path}`"),
-        *run_info_blocks(read_run_info(grid)),
+        *run_info_blocks(read_run_info(grid), path, len(curves)),
     ]
     if trials.empty:
         return [*blocks, Text("This experiment has no trials.")]
@@ -57,18 +57,48 @@ def experiment_section(path: str | Path, section: Section) -> list[Block]:
     ]
 
 
-def run_info_blocks(info: dict[str, Any]) -> list[Block]:
-    """Job, method, start and duration from the run file (nothing without one)."""
+def run_info_blocks(info: dict[str, Any], path: str | Path = "", epochs: int = 0) -> list[Block]:
+    """Job, method, start and duration from the run file (nothing without one), and a line
+    when the run did not end by itself: interrupted, killed (no end recorded), or budget-stopped.
+    """
     if not info:
         return []
-    took = info.get("ended", 0) - info.get("started", 0)
-    started = time.strftime("%Y-%m-%d %H:%M", time.localtime(info.get("started", 0)))
-    return [
-        Text(
-            f"Job `{info.get('job')}`, method `{info.get('method')}`, started "
-            f"{started}, took {took:.0f} s."
-        )
+    started_at, ended_at = info.get("started") or 0, info.get("ended")
+    started = time.strftime("%Y-%m-%d %H:%M", time.localtime(started_at))
+    took = "" if ended_at is None else f", took {ended_at - started_at:.0f} s"
+    blocks: list[Block] = [
+        Text(f"Job `{info.get('job')}`, method `{info.get('method')}`, started {started}{took}.")
     ]
+    reported = "the tables show the epochs it reported"
+    if info.get("storage_full"):
+        blocks.append(
+            Text(
+                f"This run stopped because its storage was full ({info['storage_full']}); "
+                f"{reported}. Free space, then continue it with `tune-jobs resume {path}`."
+            )
+        )
+    elif info.get("interrupted"):
+        after = info["interrupted"] - started_at
+        blocks.append(
+            Text(
+                f"This run was interrupted after {after:.0f} s and has not finished: {reported}; "
+                f"continue it with `tune-jobs resume {path}`."
+            )
+        )
+    elif ended_at is None:
+        blocks.append(
+            Text(
+                "This run has not ended: its driver was killed (or a disk filled) or it is "
+                f"still running; {reported} so far. Continue a stopped run with "
+                f"`tune-jobs resume {path}`."
+            )
+        )
+    budget = (info.get("options") or {}).get("budget_epochs")
+    if budget and epochs >= budget:
+        blocks.append(
+            Text(f"Its epoch budget of {budget} epochs stopped it ({epochs} epochs reported).")
+        )
+    return blocks
 
 
 def shown_trials(trials: pd.DataFrame, metric: str) -> pd.DataFrame:

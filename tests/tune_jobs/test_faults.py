@@ -6,12 +6,17 @@ exhausted) are in test_resume.py, which shares a cluster with the resume test.
 
 from __future__ import annotations
 
+import errno
+import pickle
+
 import pytest
 
 from trainables.reporting import (
     CRASH_AT_EPOCH_ENV,
     EPOCH_DELAY_ENV,
+    STORAGE_FULL,
     InjectedFault,
+    StorageFullError,
     fault_env,
     inject_faults,
 )
@@ -42,3 +47,11 @@ def test_fault_variables_travel_to_a_cluster_but_not_to_a_local_ray(monkeypatch)
     assert fault_env() == expected
     assert driver_runtime_env("127.0.0.1:6379") == {"env_vars": expected}
     assert driver_runtime_env(None) is None  # a local Ray's workers inherit the driver's env
+
+
+def test_storage_full_error_survives_the_trip_to_the_driver():
+    # Ray rebuilds a worker's exception from its args: a custom signature broke that once.
+    error = StorageFullError.of("/results/run", 512 << 10, 3 << 20)
+    again = pickle.loads(pickle.dumps(error))
+    assert again.errno == errno.ENOSPC and str(again) == str(error)
+    assert STORAGE_FULL in str(again) and "/results/run has 0.5 MiB free" in str(again)

@@ -9,7 +9,7 @@ import time
 from trainables.data import DataError
 from tune_jobs.cli.run_options import add_run_options, run_options
 from tune_jobs.compare import parse_methods, run_compare
-from tune_jobs.errors import EXIT_FAILED, EXIT_OK, bad_input
+from tune_jobs.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, bad_input
 from tune_jobs.jobs import JOBS
 
 
@@ -36,6 +36,10 @@ def cmd_compare(args: argparse.Namespace) -> int:
     with bad_input(DataError):
         parent, manifest = run_compare(base, methods, args.seeds, name, replay=args.replay)
     print(f"\nComparison: {parent} (manifest.json lists every run)")
+    if any(run["status"] == "interrupted" for run in manifest["runs"]):
+        stopped = len(manifest["runs"])
+        print(f"Interrupted: the comparison stopped at run {stopped}.", file=sys.stderr)
+        return EXIT_INTERRUPTED
     if any(run["status"] != "finished" for run in manifest["runs"]):
         print("Some runs failed; see manifest.json.", file=sys.stderr)
         return EXIT_FAILED

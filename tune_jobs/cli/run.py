@@ -10,8 +10,9 @@ from ray import tune
 
 from trainables.data import DataError
 from tune_jobs.cli.run_options import add_job_options, add_run_options, run_options
-from tune_jobs.errors import EXIT_FAILED, EXIT_OK, bad_input
-from tune_jobs.execute import best_summary, ensure_ray, execute, resume
+from tune_jobs.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, bad_input
+from tune_jobs.execute import best_summary, ensure_ray, execute, resume, unfinished
+from tune_jobs.guard import StorageFullStop
 from tune_jobs.jobs import Job
 from tune_jobs.options import load_data, prepare
 
@@ -38,7 +39,12 @@ def cmd_run(args: argparse.Namespace) -> int:
         data = load_data(prepared.job, options)
     print(f"Data: {data.sizes()}")
     ensure_ray(options.address)
-    results = execute(prepared, data)
+    try:
+        results = execute(prepared, data)
+    except StorageFullStop as stop:
+        return _storage_full(stop, str(prepared.folder))
+    if unfinished(results):
+        return _interrupted(results, prepared.job, str(prepared.folder))
     failed = [r for r in results if r.error is not None]
     if len(failed) == len(results):
         print(f"All {len(results)} trials failed; first error:\n{failed[0].error}", file=sys.stderr)
@@ -53,13 +59,40 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_resume(args: argparse.Namespace) -> int:
-    with bad_input(DataError):
-        results, job = resume(args.path, args.address)
+    try:
+        with bad_input(DataError):
+            results, job = resume(args.path, args.address)
+    except StorageFullStop as stop:
+        return _storage_full(stop, args.path)
+    if unfinished(results):
+        return _interrupted(results, job, args.path)
     finished = sum(1 for result in results if result.error is None)
     print(f"\n{finished} of {len(results)} trials finished.")
     if finished:
         _print_best(results, job)
     return _failed_trials(results, with_error=True)
+
+
+def _storage_full(stop: StorageFullStop, path: str) -> int:
+    """One message for a run its full storage stopped: EXIT_FAILED."""
+    print(
+        f"Stopped, storage full: {stop}. No trial was retried; what was saved is readable. "
+        f"Free space, then continue with: tune-jobs resume {path}",
+        file=sys.stderr,
+    )
+    return EXIT_FAILED
+
+
+def _interrupted(results: tune.ResultGrid, job: Job, path: str) -> int:
+    """Say that the run was interrupted and how to continue it: EXIT_INTERRUPTED."""
+    if any(result.metrics for result in results):
+        _print_best(results, job)
+    print(
+        f"\nInterrupted: {unfinished(results)} of {len(results)} trials unfinished. "
+        f"Continue with:\n  tune-jobs resume {path}",
+        file=sys.stderr,
+    )
+    return EXIT_INTERRUPTED
 
 
 def _print_best(results: tune.ResultGrid, job: Job) -> None:

@@ -1,0 +1,69 @@
+"""The epoch budget (`--budget-epochs`) on tiny runs: every reported epoch keeps its checkpoint."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from trainables.reporting import load_checkpoint_state
+from tune_jobs.execute import execute
+from tune_jobs.options import RunOptions, load_data, prepare
+
+CHECKPOINT_DIR = re.compile(r"checkpoint_(\d{6})$")
+
+
+def budgeted_run(mnist_dir: Path, storage: Path, concurrency: int, budget: int):
+    """`random` over mnist-l2, 3 samples of up to 3 epochs, stopped by an epoch budget."""
+    options = RunOptions(
+        "mnist-l2",
+        method="random",
+        samples=3,
+        max_epochs=3,
+        data_dir=str(mnist_dir),
+        storage=str(storage),
+        name=f"budget-{concurrency}",
+        train_subset=64,
+        concurrency=concurrency,
+        budget_epochs=budget,
+    )
+    prepared = prepare(options)
+    return execute(prepared, load_data(prepared.job, prepared.options))
+
+
+def assert_every_report_kept_its_checkpoint(results) -> int:
+    """Each trial's latest registered checkpoint is its last reported epoch; epochs in all."""
+    epochs = 0
+    for result in results:
+        history = result.metrics_dataframe
+        if history is None or history.empty:  # stopped before its first report
+            continue
+        last = int(history["epoch"].max())
+        epochs += len(history)
+        assert result.checkpoint is not None, (result.path, last)
+        assert load_checkpoint_state(result.checkpoint)["epoch"] == last, result.path
+        # No checkpoint on disk beyond the reported epochs (an epoch saved, its result lost).
+        saved = [int(m.group(1)) for p in Path(result.path).iterdir()
+                 if (m := CHECKPOINT_DIR.match(p.name))]  # fmt: skip
+        assert max(saved) == len(history) - 1, (result.path, saved, len(history))
+    return epochs
+
+
+@pytest.mark.slow
+def test_the_trial_that_spends_the_budget_keeps_its_last_checkpoint(ray_local, mnist_dir, tmp_path):
+    # One trial at a time: 3 epochs, then the second trial's first epoch spends the budget.
+    results = budgeted_run(mnist_dir, tmp_path, concurrency=1, budget=4)
+    assert assert_every_report_kept_its_checkpoint(results) == 4
+    best = results.get_best_result(metric="val_acc", mode="max", scope="all")
+    history = best.metrics_dataframe
+    best_epoch = int(history.loc[history["val_acc"].idxmax(), "epoch"])
+    assert load_checkpoint_state(best.checkpoint)["epoch"] in (best_epoch, len(history))
+
+
+@pytest.mark.slow
+def test_epochs_in_flight_when_the_budget_runs_out_are_kept(ray_local, mnist_dir, tmp_path):
+    # Two trials at once: when one spends the budget the other is mid-epoch; it may finish it.
+    results = budgeted_run(mnist_dir, tmp_path, concurrency=2, budget=3)
+    epochs = assert_every_report_kept_its_checkpoint(results)
+    assert 3 <= epochs <= 3 + 1  # overshoot at most the other running trial's epoch
