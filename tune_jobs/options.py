@@ -193,8 +193,9 @@ def initial_weights(options: RunOptions, job: Job, space: SearchSpace) -> dict[s
 def load_data(job: Job, options: RunOptions) -> Any:
     """The job's data, cut to the requested subset (raises the loader's own errors)."""
     data = job.load_data(options.data_dir)
-    available = data.sizes()["train"]
-    if options.train_subset and options.train_subset > available:
+    # A replay's table has no training split; it refuses --train-subset before this.
+    available = data.sizes()["train"] if options.train_subset else None
+    if available is not None and options.train_subset > available:
         print(
             f"--train-subset {options.train_subset} is larger than the training split "
             f"({available} images): training on all {available}"
