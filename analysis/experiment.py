@@ -77,6 +77,7 @@ class TrialResult:
     start_time: float | None
     metrics_dataframe: pd.DataFrame  # one row per report, as Ray's `Result.metrics_dataframe`
     best_checkpoints: list[tuple[Checkpoint, dict[str, Any]]]  # every kept checkpoint + report
+    end_time: float | None = None  # when its last report arrived (Ray's `last_result_time`)
 
     @property
     def metrics(self) -> dict[str, Any]:
@@ -169,6 +170,7 @@ def _state_trials(
                     "config": trial.get("config"),
                     "status": trial.get("status"),
                     "start_time": metadata.get("start_time"),
+                    "end_time": metadata.get("last_result_time"),
                 }
             )
     except (ValueError, KeyError, TypeError, AttributeError):
@@ -199,17 +201,26 @@ def _read_trial(filesystem: fs.FileSystem, folder: str, record: dict[str, Any]) 
     error = None
     if status != "TERMINATED" and ERROR_FILE in names:
         error = _read_text(filesystem, f"{folder}/{ERROR_FILE}")
-    start = record.get("start_time")
     return TrialResult(
         trial_id=str(trial_id),
         path=folder,
         config=config,
         status=str(status),
         error=error,
-        start_time=float(start) if isinstance(start, int | float) else None,
+        start_time=_seconds(record.get("start_time")),
         metrics_dataframe=history,
         best_checkpoints=_checkpoints(filesystem, folder, names, rows),
+        end_time=_seconds(record.get("end_time")),
     )
+
+
+def _seconds(value: Any) -> float | None:
+    """A Unix time from the experiment state, which stores its metadata numbers as strings."""
+    try:
+        seconds = float(value)
+    except (TypeError, ValueError):
+        return None
+    return seconds if seconds > 0 else None  # Ray writes 0 or None before a trial starts
 
 
 def _reports(filesystem: fs.FileSystem, folder: str, names: set[str]) -> list[dict[str, Any]]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 import warnings
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 import numpy as np
@@ -24,10 +25,9 @@ from optuna.distributions import (
 )
 from optuna.trial import FrozenTrial, TrialState
 
-from analysis.results import CONFIG_PREFIX, ITERATION, config_columns
+from analysis.results import CONFIG_PREFIX, ITERATION, LOG_SPAN, config_columns
 from trainables import metrics
 
-LOG_SPAN = 100.0  # a positive numeric hyperparameter spanning two decades is treated as log-scaled
 PER_EPOCH = (metrics.TRAIN_LOSS, metrics.TRAIN_COST, metrics.VAL_LOSS, metrics.TEST_ACC)
 EVALUATORS = ("fanova", "ped-anova", "mdi")
 
@@ -72,9 +72,24 @@ def infer_distributions(trials: pd.DataFrame) -> dict[str, BaseDistribution]:
 def _state(row: pd.Series, value: float | None) -> TrialState:
     if row["status"] == "ERROR" or value is None:
         return TrialState.FAIL
-    if row["status"] != "TERMINATED":
-        return TrialState.PRUNED  # interrupted: Optuna's "stopped before the end"
+    if row["status"] != "TERMINATED" or row.get("stop_reason") == "stopped early":
+        return TrialState.PRUNED  # interrupted, or stopped by a scheduler or budget
     return TrialState.COMPLETE
+
+
+def _time(row: pd.Series, column: str) -> datetime | None:
+    seconds = plain_value(row.get(column))
+    return None if _missing(seconds) else datetime.fromtimestamp(float(seconds))
+
+
+def fixed_params(trials: pd.DataFrame) -> dict[str, Any]:
+    """The hyperparameters every trial shares, with their value (not exported as parameters)."""
+    varying = set(config_columns(trials, varying=True))
+    return {
+        column.removeprefix(CONFIG_PREFIX): plain_value(trials[column].iloc[0])
+        for column in config_columns(trials)
+        if column not in varying and len(trials)
+    }
 
 
 def to_optuna_trials(
@@ -82,8 +97,14 @@ def to_optuna_trials(
     curves: pd.DataFrame | None = None,
     metric: str = metrics.METRIC,
 ) -> list[FrozenTrial]:
-    """One Optuna trial per row of a trials frame; per-epoch values from `curves` when given."""
+    """One Optuna trial per row of a trials frame; per-epoch values from `curves` when given.
+
+    Parameters are the hyperparameters that vary across the trials (all of them for one trial).
+    """
     distributions = infer_distributions(trials)
+    if len(trials) > 1:
+        varying = {c.removeprefix(CONFIG_PREFIX) for c in config_columns(trials, varying=True)}
+        distributions = {k: v for k, v in distributions.items() if k in varying}
     by_trial = {} if curves is None or curves.empty else dict(list(curves.groupby("trial_id")))
     frozen = []
     for _, row in trials.iterrows():
@@ -114,16 +135,19 @@ def to_optuna_trials(
         if not _missing(plain_value(row.get(f"{metrics.TEST_ACC}_at_best"))):
             attrs[f"{metrics.TEST_ACC}_at_best"] = float(row[f"{metrics.TEST_ACC}_at_best"])
         state = _state(row, value)
-        frozen.append(
-            optuna.trial.create_trial(
-                state=state,
-                value=None if state == TrialState.FAIL else value,
-                params=params,
-                distributions={name: distributions[name] for name in params},
-                user_attrs=attrs,
-                intermediate_values=intermediate,
-            )
+        trial = optuna.trial.create_trial(
+            state=state,
+            value=None if state == TrialState.FAIL else value,
+            params=params,
+            distributions={name: distributions[name] for name in params},
+            user_attrs=attrs,
+            intermediate_values=intermediate,
         )
+        # create_trial stamps "now"; the dashboard's timeline and durations want the real ones.
+        started, ended = _time(row, "started"), _time(row, "ended")
+        if started is not None and ended is not None:
+            trial.datetime_start, trial.datetime_complete = started, max(started, ended)
+        frozen.append(trial)
     return frozen
 
 
@@ -147,7 +171,7 @@ def export_study(
     with warnings.catch_warnings():  # experimental since Optuna 3.2, still the way to name it
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
         study.set_metric_names([metric])
-    for key, value in (attrs or {}).items():
+    for key, value in {**(attrs or {}), "fixed_params": fixed_params(trials)}.items():
         study.set_user_attr(key, value)
     study.add_trials(to_optuna_trials(trials, curves, metric))
     return study

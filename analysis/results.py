@@ -20,7 +20,7 @@ from pyarrow import fs
 from analysis.experiment import (
     Experiment,
     NotAnExperimentError,
-    TrialResult,  # noqa: F401 (re-exported)
+    TrialResult,
     filesystem_and_path,
     list_folder,
     load_experiment,
@@ -31,6 +31,7 @@ from trainables import metrics
 CONFIG_PREFIX = "config/"
 CUM_EPOCHS = "cum_epochs"  # epochs trained by all trials of the experiment so far
 CUM_SECONDS = "cum_seconds"  # trial-seconds spent by all trials so far (sum over trials)
+LOG_SPAN = 100.0  # positive values of a hyperparameter spanning two decades: log-scaled
 
 # Ray's bookkeeping columns that say nothing about training; left out of the curves frame.
 _RAY_BOOKKEEPING = (
@@ -75,6 +76,15 @@ def config_columns(frame: pd.DataFrame, varying: bool = False) -> list[str]:
     if varying:
         columns = [c for c in columns if frame[c].astype(str).nunique(dropna=False) > 1]
     return columns
+
+
+def is_log_scaled(column: pd.Series) -> bool:
+    """Whether a hyperparameter's values look log-sampled: positive numbers spanning two decades
+    (a guess from the values; a search space that says so is the better source)."""
+    if not pd.api.types.is_numeric_dtype(column) or pd.api.types.is_bool_dtype(column):
+        return False
+    values = column.dropna().astype(float)
+    return bool(len(values) and values.min() > 0 and values.max() / values.min() >= LOG_SPAN)
 
 
 def curves_frame(grid: Experiment, time_column: str = TIME_TOTAL) -> pd.DataFrame:
@@ -179,6 +189,7 @@ def trials_frame(
             f"final_{metric}": _get(last, metric),
             f"{metrics.TEST_ACC}_at_best": _get(best, metrics.TEST_ACC),
             "seconds": _get(last, time_column),
+            **_clock(result),
             "error": error,
             "path": result.path,
         }
@@ -187,6 +198,42 @@ def trials_frame(
     if frame.empty:
         return frame
     return frame.sort_values("trial_id", kind="stable").reset_index(drop=True)
+
+
+def _clock(result: TrialResult) -> dict[str, float]:
+    """When a trial started and sent its last report (Unix seconds, wall clock): from the
+    experiment state, else from its first report's timestamp less the seconds it had run."""
+    started, ended = result.start_time, result.end_time
+    history = result.metrics_dataframe
+    if started is None and {"timestamp", TIME_TOTAL} <= set(history.columns):
+        started = float(history["timestamp"].iloc[0] - history[TIME_TOTAL].iloc[0])
+    if ended is None and started is not None and TIME_TOTAL in history:
+        ended = started + float(history[TIME_TOTAL].iloc[-1])
+    return {
+        "started": np.nan if started is None else started,
+        "ended": np.nan if ended is None else ended,
+    }
+
+
+def best_epoch_metrics(
+    grid: Experiment | str | Path, metric: str = metrics.METRIC, mode: str = metrics.MODE
+) -> dict[str, Any]:
+    """The best trial's report at its best epoch by `metric`, with its `trial_id`, `config` and
+    `path`; {} when no trial reported `metric`.
+
+    Ray's `ResultGrid.get_best_result(metric, mode, scope="all").metrics` is that trial's last
+    report, not its best: this is the report that selection by `metric` actually chose.
+    """
+    grid = grid if isinstance(grid, Experiment) else load_experiment(grid)
+    curves = curves_frame(grid)
+    best_rows = _best_rows(curves, metric, mode)
+    if best_rows.empty:
+        return {}
+    order = best_rows[metric] if mode == "max" else -best_rows[metric]
+    trial_id = order.idxmax()
+    trial = next(result for result in grid if result.trial_id == trial_id)
+    row = best_rows.loc[trial_id].dropna().to_dict()
+    return {**row, "trial_id": trial_id, "config": trial.config, "path": trial.path}
 
 
 def _last_line(text: str | None) -> str | None:

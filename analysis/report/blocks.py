@@ -1,6 +1,8 @@
 """The blocks a report is made of (headings, text, tables, figures) and their two renderings.
 
-A report is a list of blocks rendered twice: as Markdown, and as a self-contained HTML page.
+A report is a list of blocks rendered twice: as Markdown, and as a self-contained HTML page. Both
+gather every `Summary` block into one box before the first section; the page adds a table of
+contents (one link per section heading) and scrolls a wide table inside its own box.
 """
 
 from __future__ import annotations
@@ -48,7 +50,14 @@ class Image:
     caption: str
 
 
-Block = Heading | Text | Table | Image
+@dataclass(frozen=True)
+class Summary:
+    """Lines for the report's summary box at the top, wherever the block stands."""
+
+    lines: tuple[str, ...]
+
+
+Block = Heading | Text | Table | Image | Summary
 
 
 def _cell(value) -> str:
@@ -63,11 +72,23 @@ def _shown_frame(table: Table) -> pd.DataFrame:
     return table.frame.reset_index() if table.index else table.frame
 
 
+def _summary_first(blocks: list[Block]) -> list[Block]:
+    """The blocks with every Summary merged into one, placed before the first section heading."""
+    lines = tuple(line for b in blocks if isinstance(b, Summary) for line in b.lines)
+    rest = [b for b in blocks if not isinstance(b, Summary)]
+    if not lines:
+        return rest
+    at = next((i for i, b in enumerate(rest) if isinstance(b, Heading) and b.level > 1), len(rest))
+    return [*rest[:at], Summary(lines), *rest[at:]]
+
+
 def render_markdown(blocks: list[Block]) -> str:
     """The blocks as one Markdown document."""
     lines: list[str] = []
-    for block in blocks:
-        if isinstance(block, Heading):
+    for block in _summary_first(blocks):
+        if isinstance(block, Summary):
+            lines += ["> **Summary**", ">", *(f"> - {line}" for line in block.lines), ""]
+        elif isinstance(block, Heading):
             lines += ["#" * block.level + " " + block.text, ""]
         elif isinstance(block, Text):
             lines += [block.text, ""]
@@ -92,22 +113,63 @@ def _inline(text: str) -> str:
 
 
 _STYLE = (
-    "body{font-family:sans-serif;max-width:1200px;margin:2em auto;padding:0 1em}"
-    "table{border-collapse:collapse;font-size:13px;margin:1em 0}"
-    "td,th{border:1px solid #ccc;padding:3px 6px;text-align:right}"
+    "body{font-family:sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;line-height:1.4}"
+    ".summary{background:#f3f7fb;border:1px solid #9bb8d3;border-radius:6px;padding:.6em 1.2em}"
+    ".toc{font-size:14px}.toc ul{margin:.2em 0}"
+    ".table-wrap{max-width:100%;overflow-x:auto;margin:1em 0}"
+    "table{border-collapse:collapse;font-size:13px}"
+    "td,th{border:1px solid #ccc;padding:3px 6px;text-align:right;white-space:nowrap}"
     "img{max-width:100%}"
 )
+TOC_LEVELS = (2, 3)  # the headings the table of contents links to
+
+
+def anchors(blocks: list[Block]) -> dict[int, str]:
+    """A unique HTML id for each heading of a TOC level, by its position in `blocks`."""
+    ids: dict[int, str] = {}
+    for number, block in enumerate(blocks):
+        if isinstance(block, Heading) and block.level in TOC_LEVELS:
+            slug = re.sub(r"[^a-z0-9]+", "-", block.text.lower()).strip("-") or "section"
+            ids[number] = slug if slug not in ids.values() else f"{slug}-{number}"
+    return ids
+
+
+def _toc(headings: list[tuple[Heading, str]]) -> str:
+    """Nested lists of links, one per heading and its anchor."""
+    items, level = [], TOC_LEVELS[0]
+    for block, anchor in headings:
+        while block.level > level:
+            items.append("<ul>")
+            level += 1
+        while block.level < level:
+            items.append("</ul>")
+            level -= 1
+        items.append(f"<li><a href='#{anchor}'>{_inline(block.text)}</a></li>")
+    items += ["</ul>"] * (level - TOC_LEVELS[0])
+    return f"<nav class='toc'><strong>Contents</strong><ul>{''.join(items)}</ul></nav>"
 
 
 def render_html(blocks: list[Block], title: str) -> str:
-    """The blocks as one self-contained HTML page (figures linked, not embedded)."""
+    """The blocks as one self-contained HTML page (figures linked, not embedded): the summary
+    box and a table of contents before the first section."""
+    blocks = _summary_first(blocks)
+    ids = anchors(blocks)
     parts = [
-        f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}"
-        f"</title><style>{_STYLE}</style></head><body>"
+        f"<!doctype html><html><head><meta charset='utf-8'>"
+        f"<meta name='viewport' content='width=device-width, initial-scale=1'>"
+        f"<title>{html.escape(title)}</title><style>{_STYLE}</style></head><body>"
     ]
-    for block in blocks:
-        if isinstance(block, Heading):
-            parts.append(f"<h{block.level}>{_inline(block.text)}</h{block.level}>")
+    headings = [(b, ids[n]) for n, b in enumerate(blocks) if n in ids and isinstance(b, Heading)]
+    toc = _toc(headings) if headings else ""
+    for number, block in enumerate(blocks):
+        if toc and number == min(ids) and not any(isinstance(b, Summary) for b in blocks):
+            parts.append(toc)
+        if isinstance(block, Summary):
+            items = "".join(f"<li>{_inline(line)}</li>" for line in block.lines)
+            parts += [f"<div class='summary'><strong>Summary</strong><ul>{items}</ul></div>", toc]
+        elif isinstance(block, Heading):
+            anchor = f" id='{ids[number]}'" if number in ids else ""
+            parts.append(f"<h{block.level}{anchor}>{_inline(block.text)}</h{block.level}>")
         elif isinstance(block, Text):
             parts.append(f"<p>{_inline(block.text)}</p>")
         elif isinstance(block, Image):
@@ -117,5 +179,6 @@ def render_html(blocks: list[Block], title: str) -> str:
                 f"<figcaption>{caption}</figcaption></figure>"
             )
         else:
-            parts.append(_shown_frame(block).map(_cell).to_html(index=False, escape=True))
+            table = _shown_frame(block).map(_cell).to_html(index=False, escape=True)
+            parts.append(f"<div class='table-wrap'>{table}</div>")
     return "\n".join([*parts, "</body></html>"])

@@ -10,8 +10,10 @@ import pandas as pd
 
 from analysis import compare, plots, significance
 from analysis.report.blocks import Block, Heading, Table, Text
+from analysis.report.headline import headline_blocks, report_budgets, verdicts_at
 from analysis.report.writer import Section
 from analysis.results import CUM_EPOCHS, CUM_SECONDS, TIME_TOTAL, load_compare, read_manifest
+from analysis.significance import Verdict
 
 
 @dataclass(frozen=True)
@@ -28,6 +30,13 @@ class Comparison:
     def budget(self) -> int | None:
         return self.manifest.get("budget_epochs")
 
+    @property
+    def styles(self) -> dict[str, plots.Style]:
+        """One colour and line style per method, the same in every figure of the section."""
+        methods = [str(m) for m in self.manifest.get("methods") or []]
+        methods += [str(m) for m in self.runs["method"].unique() if str(m) not in methods]
+        return plots.method_styles(methods)
+
 
 def read_comparison(path: str | Path, section: Section) -> Comparison:
     """The manifest, runs and curves of the compare folder at `path`."""
@@ -41,36 +50,54 @@ def read_comparison(path: str | Path, section: Section) -> Comparison:
 
 
 def compare_section(path: str | Path, section: Section) -> list[Block]:
-    """Blocks for a compare folder: runs, the per-method table, ranks, anytime curves, and
-    which differences are significant."""
+    """Blocks for a compare folder: the headline, runs, the per-method table, ranks, anytime
+    curves, and which differences are significant."""
     comparison = read_comparison(path, section)
-    blocks = [*header_blocks(comparison), *runs_blocks(comparison.runs)]
-    metric = section.settings.metric
+    settings = section.settings
+    header = header_blocks(comparison)
     curves = comparison.curves
-    if curves.empty or metric not in curves or curves[metric].isna().all():
-        return [*blocks, Text("No run of this comparison reported a result: nothing to compare.")]
-    history = compare.anytime(curves, metric, section.settings.mode)
-    rank_sections, ranks = rank_blocks(history, comparison.budget, section)
+    if curves.empty or settings.metric not in curves or curves[settings.metric].isna().all():
+        return [
+            *header,
+            *runs_blocks(comparison.runs),
+            Text("No run of this comparison reported a result: nothing to compare."),
+        ]
+    history = compare.anytime(curves, settings.metric, settings.mode)
+    budgets = report_budgets(history, CUM_EPOCHS, comparison.budget)
+    regrets = significance.regret_at_budgets(history, budgets, CUM_EPOCHS, settings.mode)
+    verdicts = verdicts_at(regrets, budgets)
+    name = Path(str(path)).name
+    rank_sections, ranks = rank_blocks(history, comparison, section)
     return [
-        *blocks,
+        *header,
+        *headline_blocks(regrets, verdicts, name, settings.metric, settings.mode),
+        *runs_blocks(comparison.runs),
         *methods_blocks(comparison, section),
         *rank_sections,
         *score_blocks(comparison, ranks, section),
-        *significance_blocks(history, comparison.budget, section),
+        *significance_blocks(regrets, verdicts, comparison, section),
     ]
 
 
 def header_blocks(comparison: Comparison) -> list[Block]:
-    """The folder's name, and the job, methods, seeds and budgets its manifest records."""
+    """The folder's name, and the job, methods, seeds and budgets its manifest records (only
+    those it sets)."""
     manifest, path = comparison.manifest, comparison.path
+    facts = [
+        f"job `{manifest.get('job')}`",
+        f"methods {', '.join(str(m) for m in manifest.get('methods') or [])}",
+        f"seeds {', '.join(str(s) for s in manifest.get('seeds') or [])}",
+    ]
+    if manifest.get("budget_epochs") is not None:
+        facts.append(f"an epoch budget of {manifest['budget_epochs']} per run")
+    if manifest.get("time_budget") is not None:
+        facts.append(f"a time budget of {manifest['time_budget']} s per run")
+    replay = manifest.get("replay")
+    if replay:
+        facts.append(f"replaying the curves of `{replay.get('table')}`")
     return [
         Heading(2, f"Comparison `{Path(str(path)).name}`"),
-        Text(
-            f"`{path}`: job `{manifest.get('job')}`, methods {manifest.get('methods')}, seeds "
-            f"{manifest.get('seeds')}, epoch budget {manifest.get('budget_epochs')}, time budget "
-            f"{manifest.get('time_budget')}, replay {manifest.get('replay')}; seconds from "
-            f"`{comparison.time_column}`."
-        ),
+        Text(f"`{path}`: {'; '.join(facts)}; seconds from `{comparison.time_column}`."),
     ]
 
 
@@ -95,31 +122,36 @@ def methods_blocks(comparison: Comparison, section: Section) -> list[Block]:
     table, used_target = compare.comparison_table(
         comparison.curves, metric, settings.mode, settings.target, comparison.budget
     )
+    never = table["reached"] == 0
+    if never.any():  # a median of "never" is no number of epochs: say it in words
+        for column in ("epochs_to_target", "seconds_to_target"):
+            table[column] = table[column].astype(object).where(~never, "not reached")
     return [
         Heading(3, "Methods"),
         Text(
             f"Score of a run: its best {metric}. Median and IQM over seeds with 95% percentile-"
             f"bootstrap intervals; regret normalized between the best and worst run of any "
             f"method; time to target {used_target:.4f} as cumulative epochs and trial-seconds "
-            f"(median over seeds, `inf`: most seeds never reached it)."
+            f"(median over seeds; `reached`: the fraction of seeds that reached it; `inf`: "
+            f"fewer than half did; `not reached`: no seed did)."
         ),
         Table(table),
     ]
 
 
 def rank_blocks(
-    history: pd.DataFrame, budget: int | None, section: Section
+    history: pd.DataFrame, comparison: Comparison, section: Section
 ) -> tuple[list[Block], pd.DataFrame]:
     """Average ranks and anytime curves by cumulative epochs, then by trial-seconds; with the
     ranks by epochs, which the ranks figure draws."""
     blocks: list[Block] = []
     ranks = {}
     for x in (CUM_EPOCHS, CUM_SECONDS):
-        total = budget if x == CUM_EPOCHS else None
-        budgets = compare.default_budgets(history, x, total)
+        total = comparison.budget if x == CUM_EPOCHS else None
+        budgets = report_budgets(history, x, total)
         ranks[x] = compare.average_ranks(history, budgets, x, section.settings.mode)
         bands = compare.anytime_bands(history, x)
-        fig = plots.plot_anytime(bands, x, section.settings.metric)
+        fig = plots.plot_anytime(bands, x, section.settings.metric, styles=comparison.styles)
         blocks += [
             Heading(3, f"Average rank by {x}"),
             Table(ranks[x], index=True),
@@ -135,17 +167,21 @@ def score_blocks(comparison: Comparison, ranks: pd.DataFrame, section: Section) 
         comparison.curves, settings.metric, settings.mode, comparison.budget
     )
     summary = compare.summarize(scores, settings.mode)
-    fig = plots.plot_final_scores(scores, summary, settings.metric)
+    styles = comparison.styles
+    fig = plots.plot_final_scores(scores, summary, settings.metric, styles=styles)
     return [
         section.figure(fig, "scores.png", "Final scores"),
-        section.figure(plots.plot_ranks(ranks, CUM_EPOCHS), "ranks.png", "Average ranks"),
+        section.figure(plots.plot_ranks(ranks, CUM_EPOCHS, styles), "ranks.png", "Average ranks"),
     ]
 
 
-def significance_blocks(history: pd.DataFrame, total: int | None, section: Section) -> list[Block]:
-    """Normalized regret at budgets (median, IQM, CIs) and the Friedman + Nemenyi verdict."""
-    budgets = compare.default_budgets(history, CUM_EPOCHS, total)
-    regrets = significance.regret_at_budgets(history, budgets, CUM_EPOCHS, section.settings.mode)
+def significance_blocks(
+    regrets: pd.DataFrame,
+    verdicts: dict[float, Verdict | str],
+    comparison: Comparison,
+    section: Section,
+) -> list[Block]:
+    """Normalized regret at budgets (median, IQM, CIs) and the Friedman + Nemenyi verdicts."""
     blocks: list[Block] = [
         Heading(3, "Normalized regret at budgets"),
         Text(
@@ -156,12 +192,14 @@ def significance_blocks(history: pd.DataFrame, total: int | None, section: Secti
         Table(significance.summarize_regret(regrets)),
         Heading(3, "Which differences are significant"),
     ]
-    for budget in budgets:
-        try:
-            verdict = significance.friedman_verdict(regrets, budget)
-        except ValueError as error:
-            return [*blocks, Text(f"No significance test: {error}.")]
-        blocks.append(Text(verdict.statement().replace("At ", "At budget ", 1)))
-    fig = plots.plot_critical_difference(verdict.average_ranks, verdict.pvalues, verdict.alpha)
-    caption = f"Critical-difference diagram of regret at {budgets[-1]:g} epochs"
+    done = [v for v in verdicts.values() if isinstance(v, Verdict)]
+    blocks += [Text(v.statement().replace("At ", "At budget ", 1)) for v in done]
+    failed = [v for v in verdicts.values() if isinstance(v, str)]
+    if failed or not done:  # the test needs as many methods and seeds at every budget
+        return [*blocks, Text(f"No significance test: {failed[0] if failed else 'no budget'}.")]
+    last = done[-1]
+    fig = plots.plot_critical_difference(
+        last.average_ranks, last.pvalues, last.alpha, styles=comparison.styles
+    )
+    caption = f"Critical-difference diagram of regret at {last.budget:g} epochs"
     return [*blocks, section.figure(fig, "critical-difference.png", caption)]

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Collection
 from pathlib import Path
+from typing import Any
 
 from analysis.layout import COMPARE, EXPERIMENT, TIME_TOTAL, folder_kind
 from analysis.report.blocks import Block
@@ -38,13 +40,15 @@ def write_report(
     mode: str = metrics.MODE,
     time_column: str = TIME_TOTAL,
     target: float | None = None,
+    log_scaled: Callable[[dict[str, Any]], Collection[str] | None] | None = None,
 ) -> list[Path]:
     """Write `out/report.md`, `out/report.html` and the figures; the files written.
 
-    Every path is checked before anything is written.
+    Every path is checked before anything is written. `log_scaled` names the log-scaled
+    hyperparameters of an experiment from its run file (`ReportSettings.log_scaled`).
     """
     kinds = [report_kind(path) for path in paths]
-    settings = ReportSettings(metric, mode, time_column, target)
+    settings = ReportSettings(metric, mode, time_column, target, log_scaled)
     writer = ReportWriter(out)
     blocks: list[Block] = preamble(
         TITLE, f"; selection metric `{metric}` ({mode}); the test set never chooses anything."

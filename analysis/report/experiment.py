@@ -10,7 +10,7 @@ import pandas as pd
 
 from analysis import plots
 from analysis.optuna_export import parameter_importance, plain_value
-from analysis.report.blocks import Block, Heading, Table, Text
+from analysis.report.blocks import Block, Heading, Summary, Table, Text
 from analysis.report.writer import Section
 from analysis.results import (
     CONFIG_PREFIX,
@@ -23,6 +23,7 @@ from analysis.results import (
 from trainables import metrics
 
 TOP_CURVES = 6  # trials drawn in an experiment's training-curve figure
+FANOVA_TRIALS = 10  # below this many scored trials, fANOVA's forest has too little to fit
 
 
 def experiment_section(path: str | Path, section: Section) -> list[Block]:
@@ -51,8 +52,9 @@ def experiment_section(path: str | Path, section: Section) -> list[Block]:
         return [*blocks, Table(shown_trials(trials, settings.metric))]
     return [
         *blocks,
+        summary(path, trials, section),
         *trial_blocks(trials, section),
-        *curve_blocks(trials, curves, section),
+        *curve_blocks(trials, curves, section, read_run_info(grid)),
         *importance_blocks(trials, section),
     ]
 
@@ -127,6 +129,19 @@ def _ranked(trials: pd.DataFrame, section: Section) -> pd.DataFrame:
     return trials.sort_values(column, ascending=ascending, na_position="last")
 
 
+def summary(path: str | Path, trials: pd.DataFrame, section: Section) -> Summary:
+    """The experiment's line in the report's summary box: its best trial and score."""
+    metric = section.settings.metric
+    best = _ranked(trials, section).iloc[0]
+    return Summary(
+        (
+            f"Experiment `{Path(str(path)).name}`: best {metric} {best[f'best_{metric}']:.4f} "
+            f"(trial `{best['trial_id']}`, epoch {best['best_epoch']:.0f}; test accuracy there "
+            f"{best[f'{metrics.TEST_ACC}_at_best']:.4f}) of {len(trials)} trials.",
+        )
+    )
+
+
 def trial_blocks(trials: pd.DataFrame, section: Section) -> list[Block]:
     """The best trial with its configuration, then every trial, best first."""
     metric = section.settings.metric
@@ -146,8 +161,11 @@ def trial_blocks(trials: pd.DataFrame, section: Section) -> list[Block]:
     ]
 
 
-def curve_blocks(trials: pd.DataFrame, curves: pd.DataFrame, section: Section) -> list[Block]:
-    """Training curves of the best trials; configurations against score when two or more vary."""
+def curve_blocks(
+    trials: pd.DataFrame, curves: pd.DataFrame, section: Section, info: dict[str, Any]
+) -> list[Block]:
+    """Training curves of the best trials; configurations against score when two or more vary,
+    on log axes where the run's search space (`info`, its run file) samples on a log scale."""
     metric = section.settings.metric
     top = list(_ranked(trials, section)["trial_id"].head(TOP_CURVES))
     fig = plots.plot_training_curves(curves, trials, top, title=f"Training curves, top {len(top)}")
@@ -155,20 +173,33 @@ def curve_blocks(trials: pd.DataFrame, curves: pd.DataFrame, section: Section) -
     blocks: list[Block] = [section.figure(fig, "curves.png", caption)]
     scored = trials[trials[f"best_{metric}"].notna()]
     if len(scored) >= 2 and config_columns(trials, varying=True):
-        fig = plots.plot_parallel_coordinates(trials, metric)
+        find = section.settings.log_scaled
+        fig = plots.plot_parallel_coordinates(trials, metric, find(info) if find else None)
         blocks.append(section.figure(fig, "parallel.png", "Configurations against best score"))
     return blocks
 
 
 def importance_blocks(trials: pd.DataFrame, section: Section) -> list[Block]:
-    """fANOVA importance of each hyperparameter (nothing when Optuna cannot tell)."""
+    """fANOVA importance of each hyperparameter (nothing when Optuna cannot tell), with a
+    caveat below `FANOVA_TRIALS` scored trials."""
     importance = parameter_importance(trials, section.settings.metric, section.settings.mode)
     if importance.empty:
         return []
+    scored = int(trials[f"best_{section.settings.metric}"].notna().sum())
+    caveat = ""
+    if scored < FANOVA_TRIALS:
+        caveat = f"only {scored} trials: a rough indication, not a measurement"
+    blocks: list[Block] = [Heading(3, "Hyperparameter importance (fANOVA, Optuna)")]
+    if caveat:
+        blocks.append(
+            Text(
+                f"Caveat: fANOVA fits a random forest to {scored} trials; below "
+                f"{FANOVA_TRIALS} the importances below are {caveat.split(': ')[1]}."
+            )
+        )
+    figure = plots.plot_importance(importance, caveat=caveat)
     return [
-        Heading(3, "Hyperparameter importance (fANOVA, Optuna)"),
+        *blocks,
         Table(importance),
-        section.figure(
-            plots.plot_importance(importance), "importance.png", "Hyperparameter importance"
-        ),
+        section.figure(figure, "importance.png", "Hyperparameter importance"),
     ]

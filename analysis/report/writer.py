@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import matplotlib.pyplot as plt
 
@@ -58,6 +60,10 @@ class ReportSettings:
     mode: str = metrics.MODE
     time_column: str = TIME_TOTAL
     target: float | None = None  # score for "time to target" (default: median of all runs)
+    # The hyperparameters an experiment's search space samples on a log scale, from its run file
+    # (None: guessed from the values). The CLI passes the job registry's answer: analysis cannot
+    # import tune_jobs.
+    log_scaled: Callable[[dict[str, Any]], Collection[str] | None] | None = None
 
 
 @dataclass(frozen=True)

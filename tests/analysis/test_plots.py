@@ -121,6 +121,29 @@ def test_importance_and_parallel_coordinates(frames, tmp_path):
     _check(fig, tmp_path, "importance", "Hyperparameter importance")
     fig = plots.plot_parallel_coordinates(trials)
     ticks = [t.get_text() for t in fig.axes[0].get_xticklabels()]
-    assert ticks == ["optimizer", "lr", "width", "best_val_acc"]  # seed is constant
+    assert ticks == ["optimizer", "lr (log)", "width", "best_val_acc"]  # seed is constant
     assert len(fig.axes) == 2  # the colour bar
     _check(fig, tmp_path, "parallel", "Configurations against best")
+
+
+def test_epoch_axes_have_integer_ticks_and_the_legend_names_what_varies(frames):
+    trials, curves = frames
+    fig = plots.plot_training_curves(curves, trials, ["t0", "t1"])
+    for ax in fig.axes:
+        ticks = ax.get_xticks()
+        assert np.allclose(ticks, np.round(ticks))
+    labels = [t.get_text() for t in fig.axes[-1].get_legend().get_texts()]
+    assert labels[0].startswith("optimizer=sgd, lr=") and labels[0].endswith("(t0)")
+    assert "width" not in labels[0] or trials.loc[:1, "config/width"].nunique() > 1
+    assert "seed" not in labels[0]  # the same for every trial
+    assert plots.trial_labels(trials, ["t0"]) == {"t0": "t0"}  # nothing varies among one
+
+
+def test_parallel_coordinates_put_log_scaled_hyperparameters_on_log_axes(frames):
+    trials, _ = frames
+    names = lambda fig: [t.get_text() for t in fig.axes[0].get_xticklabels()]  # noqa: E731
+    assert "lr (log)" in names(plots.plot_parallel_coordinates(trials))  # spans two decades
+    declared = plots.plot_parallel_coordinates(trials, log_scaled={"width"})
+    assert names(declared)[:3] == ["optimizer", "lr", "width (log)"]
+    annotations = {a.get_text() for a in plots.plot_parallel_coordinates(trials).axes[0].texts}
+    assert {"0.01", "0.1"} <= annotations  # the decades between the ends are marked

@@ -24,6 +24,7 @@ COMMANDS = {
         "report",
         "write an experiment's trials into an Optuna study (for optuna-dashboard)",
     ),
+    "export": ("export", "write an experiment's trials and curves tables as CSV or Parquet"),
     "submit": ("service", "run a tune job on a Ray cluster as a Ray Job"),
     "jobs": ("service", "list, inspect, follow and stop Ray Jobs"),
     "cluster": ("cluster", "start or stop a local Ray cluster"),

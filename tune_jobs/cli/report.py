@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import Any
 
 import optuna
 
@@ -83,13 +84,31 @@ def cmd_report(args: argparse.Namespace) -> int:
             report_kind(path)
         try:
             written = write_report(
-                args.paths, args.out, args.metric, args.mode, args.time_column, args.target
+                args.paths,
+                args.out,
+                args.metric,
+                args.mode,
+                args.time_column,
+                args.target,
+                log_scaled_params,
             )
         except KeyError as error:  # a --time-column or --metric the trials never reported
             raise BadInputError(str(error).strip("'\"")) from None
     print(f"Report: {written[0]}  (HTML: {written[1]})")
     print(f"{len(written) - 2} figures in {args.out}")
     return EXIT_OK
+
+
+def log_scaled_params(info: dict[str, Any]) -> set[str] | None:
+    """The hyperparameters a run's job samples on a log scale, from its registered search space
+    (None for a run of no registered job: the report then guesses from the values)."""
+    from tune_jobs.jobs import UnknownJobError, get_job  # torch: only when a report needs it
+
+    try:
+        space = get_job(str(info.get("job"))).space()
+    except UnknownJobError:
+        return None
+    return {name for name, dim in space.dimensions.items() if getattr(dim, "log", False)}
 
 
 def cmd_export_optuna(args: argparse.Namespace) -> int:

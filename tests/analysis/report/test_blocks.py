@@ -42,7 +42,7 @@ def test_markdown_renders_each_block_in_order():
 def test_html_escapes_text_and_shows_code_and_figures():
     page = render_html(BLOCKS, "Title & <more>")
     assert "<title>Title &amp; &lt;more&gt;</title>" in page
-    assert "<h2>Section <code>x&lt;y&gt;</code></h2>" in page
+    assert "<h2 id='section-x-y'>Section <code>x&lt;y&gt;</code></h2>" in page  # TOC anchor
     assert "<p>A line with <code>code</code> &amp; more.</p>" in page
     assert "<td>a|b</td>" in page and "<td>0.1235</td>" in page and "<td>inf</td>" in page
     assert page.count("<table") == 2 and page.index("<th>runs</th>") < page.rindex("<table")
