@@ -32,6 +32,7 @@ CONFIG_PREFIX = "config/"
 CUM_EPOCHS = "cum_epochs"  # epochs trained by all trials of the experiment so far
 CUM_SECONDS = "cum_seconds"  # trial-seconds spent by all trials so far (sum over trials)
 LOG_SPAN = 100.0  # positive values of a hyperparameter spanning two decades: log-scaled
+NOT_STARTED = "not started (budget)"  # stop reason of a trial an experiment budget never ran
 
 # Ray's bookkeeping columns that say nothing about training; left out of the curves frame.
 _RAY_BOOKKEEPING = (
@@ -141,7 +142,8 @@ def _stop_reason(status: str, error: str | None, last: pd.Series | None, target:
     if error is not None or status == "ERROR":
         return "error"
     if last is None:
-        return "never reported"
+        # Terminated without a report or an error: the experiment's budget ended before it ran.
+        return NOT_STARTED if status == "TERMINATED" else "never reported"
     if bool(last.get(metrics.DIVERGED, False)):
         return "diverged"
     if status != "TERMINATED":
@@ -326,7 +328,8 @@ def load_compare(
             except (NotAnExperimentError, KeyError) as error:
                 record.update(status="unreadable", error=str(error).strip("'\""))
             else:
-                record["trials"] = len(trials)
+                # Trials that trained an epoch: a budget leaves the rest of a grid unstarted.
+                record["trials"] = int(trials["epochs"].notna().sum()) if len(trials) else 0
                 for part, parts in ((trials, trial_parts), (curves, curve_parts)):
                     parts.append(part.assign(method=run["method"], seed=run["seed"]))
         runs.append(record)

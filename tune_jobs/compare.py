@@ -11,8 +11,15 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
+import pandas as pd
+
+from analysis.compare import anytime, run_scores, time_to_target
 from analysis.layout import MANIFEST_FILE
+from analysis.results import load_compare
 from search_spaces.methods import METHODS
+from trainables import metrics
+from tune_jobs.console import Progress
 from tune_jobs.errors import BadInputError
 from tune_jobs.execute import ensure_ray, execute, unfinished
 from tune_jobs.jobs import Job
@@ -104,8 +111,9 @@ def run_compare(
         "options": dataclasses.asdict(base),
         "runs": [],
     }
+    progress = Progress(len(runs))
     for index, run in enumerate(runs, start=1):
-        print(f"\n== [{index}/{len(runs)}] {run.method} seed {run.options.seed}")
+        print(f"\n{progress.line(index, f'{run.method} seed {run.options.seed}')}")
         entry = {
             "method": run.method,
             "seed": run.options.seed,
@@ -142,3 +150,38 @@ def run_outcome(results: Any) -> dict[str, Any]:
             1 for r in results if r.metrics_dataframe is not None and len(r.metrics_dataframe)
         ),
     }
+
+
+def method_summary(path: str) -> tuple[pd.DataFrame, float | None]:
+    """Per method of the compare folder `path`: runs, trials that trained, the median over seeds
+    of the best val_acc, and the median epochs to reach the target (the median of all runs'
+    scores, the report's default); and that target (None before any run trained)."""
+    _, runs, _, curves = load_compare(path)
+    table = runs.groupby("method", sort=False).agg(runs=("seed", "size"), trained=("trials", "sum"))
+    if curves.empty or metrics.METRIC not in curves:
+        return table, None
+    scores = run_scores(curves)
+    target = float(scores["score"].median())
+    reach = time_to_target(anytime(curves), target)
+    table[f"best {metrics.METRIC} (median)"] = scores.groupby("method")["score"].median()
+    table["epochs to target (median)"] = reach.groupby(level="method")["epochs_to_target"].median()
+    return table, target
+
+
+def format_summary(table: pd.DataFrame, target: float | None) -> str:
+    """The method summary as a plain-text table, with the target it used."""
+    shown = table.astype(object).copy()
+    for column in table.columns[2:]:
+        shown[column] = [_cell(value, column) for value in table[column]]
+    text = shown.to_string(index_names=False)
+    if target is not None:
+        text += f"\nTarget {metrics.METRIC}: {target:.4f} (the median of all runs' best)"
+    return text
+
+
+def _cell(value: float, column: str) -> str:
+    if pd.isna(value):
+        return "-"
+    if np.isinf(value):
+        return "not reached"  # by half the seeds or more
+    return f"{value:.0f}" if column.startswith("epochs") else f"{value:.4f}"

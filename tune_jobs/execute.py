@@ -28,6 +28,7 @@ from tune_jobs.cluster.nodes import (
     check_shared_storage,
     largest_node_cpus,
 )
+from tune_jobs.console import prepare_console, tensorboard_hint, trial_table
 from tune_jobs.errors import BadInputError
 from tune_jobs.guard import StorageFullStop, StorageGuard, restored_guard
 from tune_jobs.jobs import Job, get_job
@@ -77,6 +78,8 @@ def build_tuner(prepared: Prepared, data: Any, guard: StorageGuard | None = None
             stop=budget,
             # As a callback the budget sees which trials still save or run (see EpochBudget).
             callbacks=[c for c in (budget, guard) if c is not None] or None,
+            # The live table: epoch, val_acc, test_acc... (Ray's default keeps the first four).
+            progress_reporter=trial_table(str(prepared.folder)),
             verbose=1,
         ),
     )
@@ -99,6 +102,7 @@ def execute(prepared: Prepared, data: Any) -> tune.ResultGrid:
         "ended": None,
     }
     prepared.folder.write_json(RUN_FILE, record)  # first: `resume` needs it after a crash
+    print(tensorboard_hint(str(prepared.folder)))
     results = tuner.fit()
     close(prepared.folder, closing_record(record, results), guard)
     return results
@@ -199,6 +203,7 @@ def resume(path: str, address: str | None = None) -> tuple[tune.ResultGrid, Job]
     check_storage(folder.location)
     # Trials that had not started still need their starting weights.
     init = initial_weights(options, job, job.space().pin(options.overrides))
+    prepare_console()  # the restored run config holds its own table
     tuner = tune.Tuner.restore(
         folder.location,
         trainable=trainable(job, data, init, options.cpus_per_trial),

@@ -16,6 +16,7 @@ from typing import Any
 from analysis.report.study import StudyPaths, write_study_report
 from search_spaces.mnist import OPTIMIZER_PARAMETERS, optimizer_pins
 from trainables import metrics
+from tune_jobs.console import Progress
 from tune_jobs.errors import BadInputError
 from tune_jobs.execute import best_summary, ensure_ray, execute, resume
 from tune_jobs.jobs import get_job
@@ -55,6 +56,9 @@ class Study:
             else {"stages": {}}
         )
         self._data = None
+        # Stages: 4.1, the two 4.2 runs, one 4.3(a) run per optimizer, 4.3(b).
+        self.progress = Progress(3 + len(OPTIMIZER_PARAMETERS) + 1)
+        self._index = 0
 
     def check(self) -> None:
         """Prepare every stage's job with the study's options, before any stage trains."""
@@ -70,9 +74,12 @@ class Study:
         self, stage: str, job: str, overrides: dict[str, Any], init_from: str | None = None
     ) -> dict[str, Any]:
         """Run (or resume, or skip when finished) one stage; its best trial's summary."""
+        self._index += 1
         if stage in self.record["stages"]:
+            self.progress.skipped += 1
             print(f"Stage {stage}: finished earlier, skipped")
             return self.record["stages"][stage]
+        print(f"\n{self.progress.line(self._index, f'stage {stage}')}")
         path = self.folder / stage
         if path.exists():
             print(f"Stage {stage}: interrupted earlier, resuming {path}")

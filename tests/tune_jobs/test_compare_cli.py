@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 from ray.tune import ExperimentAnalysis
 
 from analysis.layout import MANIFEST_FILE
+from analysis.results import load_compare
 from tune_jobs.cli import main
 
 
@@ -23,8 +25,24 @@ def test_compare_runs_each_method_and_seed_under_the_budget(ray_local, mnist_dir
     )  # fmt: skip
     out = capsys.readouterr().out
     assert code == 0, out
+    assert "== [1/4] random seed 5 | elapsed " in out
+    assert re.search(r"== \[4/4\] asha seed 6 \| elapsed \S+ \| about \S+ left", out)
+    summary = out[out.index("Comparison:") :]
+    assert "trained" in summary and "best val_acc (median)" in summary
+    assert "epochs to target (median)" in summary and "Target val_acc:" in summary
+    lines = summary.splitlines()
+    start = next(i for i, line in enumerate(lines) if "trained" in line) + 1
+    rows = {line.split()[0]: line.split() for line in lines[start : start + 2]}
+    assert rows["random"][1] == "2" and rows["asha"][1] == "2"  # runs per method
+    folder = tmp_path / "cmp"
+    assert f"Next: tune-jobs report {folder} --out {folder}-report" in summary
     manifest = json.loads((tmp_path / "cmp" / MANIFEST_FILE).read_text())
     assert manifest["budget_epochs"] == budget and manifest["seeds"] == [5, 6]
+    entries = manifest["runs"]
+    trained = {m: sum(r["trials"] for r in entries if r["method"] == m) for m in ("random", "asha")}
+    assert all(rows[m][2] == str(n) for m, n in trained.items())  # trials that trained
+    # The report's Runs table counts the same: trials a budget never started are left out.
+    assert list(load_compare(folder)[1]["trials"]) == [r["trials"] for r in entries]
     runs = {(run["method"], run["seed"]): run for run in manifest["runs"]}
     assert set(runs) == {("random", 5), ("random", 6), ("asha", 5), ("asha", 6)}
     for run in runs.values():

@@ -6,9 +6,11 @@ import argparse
 import sys
 import time
 
+from analysis.results import NotAnExperimentError
 from trainables.data import DataError
 from tune_jobs.cli.run_options import add_run_options, run_options
-from tune_jobs.compare import parse_methods, run_compare
+from tune_jobs.compare import format_summary, method_summary, parse_methods, run_compare
+from tune_jobs.console import report_command, tensorboard_hint
 from tune_jobs.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, bad_input
 from tune_jobs.jobs import JOBS
 
@@ -36,6 +38,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     with bad_input(DataError):
         parent, manifest = run_compare(base, methods, args.seeds, name, replay=args.replay)
     print(f"\nComparison: {parent} (manifest.json lists every run)")
+    _print_summary(parent)
     if any(run["status"] == "interrupted" for run in manifest["runs"]):
         stopped = len(manifest["runs"])
         print(f"Interrupted: the comparison stopped at run {stopped}.", file=sys.stderr)
@@ -44,3 +47,15 @@ def cmd_compare(args: argparse.Namespace) -> int:
         print("Some runs failed; see manifest.json.", file=sys.stderr)
         return EXIT_FAILED
     return EXIT_OK
+
+
+def _print_summary(parent: str) -> None:
+    """The per-method summary and the next steps; a folder that cannot be summarized says why."""
+    try:
+        table, target = method_summary(parent)
+    except (NotAnExperimentError, KeyError, ValueError) as error:
+        print(f"(no summary: {error})", file=sys.stderr)
+    else:
+        print(format_summary(table, target))
+    print(tensorboard_hint(parent))
+    print(f"Next: {report_command(parent)}")

@@ -10,6 +10,7 @@ from ray import tune
 
 from trainables.data import DataError
 from tune_jobs.cli.run_options import add_job_options, add_run_options, run_options
+from tune_jobs.console import report_command, trial_counts
 from tune_jobs.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, bad_input
 from tune_jobs.execute import best_summary, ensure_ray, execute, resume, unfinished
 from tune_jobs.guard import StorageFullStop
@@ -54,7 +55,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     print(f"  {prepared.job.metric} = {best[prepared.job.metric]:.4f}")
     print(f"  test_acc = {best['test_acc']:.4f}")
     print(f"  config   = {json.dumps(best['config'], default=str)}")
-    print(f"Results: {prepared.folder}")
+    _next_steps(results, str(prepared.folder))
     return _failed_trials(results)
 
 
@@ -70,7 +71,15 @@ def cmd_resume(args: argparse.Namespace) -> int:
     print(f"\n{finished} of {len(results)} trials finished.")
     if finished:
         _print_best(results, job)
+        _next_steps(results, args.path)
     return _failed_trials(results, with_error=True)
+
+
+def _next_steps(results: tune.ResultGrid, path: str) -> None:
+    """What trained, where the results are, and the command that reports them."""
+    print(f"Trials:  {trial_counts(results)}")
+    print(f"Results: {path}")
+    print(f"Next:    {report_command(path)}")
 
 
 def _storage_full(stop: StorageFullStop, path: str) -> int:

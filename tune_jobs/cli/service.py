@@ -10,6 +10,7 @@ import argparse
 import asyncio
 import os
 import shlex
+import sys
 import time
 from pathlib import Path
 
@@ -18,7 +19,7 @@ from ray.job_submission import JobSubmissionClient
 from trainables.data import DATA_DIR_ENV
 from trainables.reporting import fault_env
 from tune_jobs.cli.run_options import add_job_options, add_run_options, run_options
-from tune_jobs.cluster.address import check_address, dashboard_url
+from tune_jobs.cluster.address import check_address, dashboard_address, dashboard_url
 from tune_jobs.cluster.auth import enable_token_auth
 from tune_jobs.cluster.nodes import check_cpus_per_trial, check_shared_storage, node_cpus
 from tune_jobs.errors import EXIT_FAILED, EXIT_OK, ClusterError
@@ -100,9 +101,12 @@ def runtime_env() -> dict:
     return {"working_dir": str(PROJECT_ROOT), "excludes": WORKING_DIR_EXCLUDES, "env_vars": env}
 
 
-def job_client(address: str | None) -> JobSubmissionClient:
-    """A Jobs API client for the dashboard at `address`, sending the cluster's token."""
-    url = dashboard_url(address)
+def job_client(address: str | None, say: bool = False) -> JobSubmissionClient:
+    """A Jobs API client for the dashboard at `address`, sending the cluster's token; with
+    `say`, the cluster it asks and what named it, on stderr (stdout may be a job's logs)."""
+    url, source = dashboard_address(address)
+    if say:
+        print(f"Cluster: {url} (from {source})", file=sys.stderr)
     check_address(url)
     enable_token_auth()
     try:
@@ -182,7 +186,9 @@ def _job_info(client: JobSubmissionClient, job_id: str):
 
 
 def _jobs_list(args: argparse.Namespace) -> int:
-    jobs = sorted(job_client(args.address).list_jobs(), key=lambda job: job.start_time or 0)
+    jobs = sorted(
+        job_client(args.address, say=True).list_jobs(), key=lambda job: job.start_time or 0
+    )
     print(f"{'submission id':<28} {'status':<10} {'started':<19} entrypoint")
     for job in jobs:
         started = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime((job.start_time or 0) / 1e3))
@@ -192,7 +198,7 @@ def _jobs_list(args: argparse.Namespace) -> int:
 
 
 def _jobs_status(args: argparse.Namespace) -> int:
-    info = _job_info(job_client(args.address), args.job_id)
+    info = _job_info(job_client(args.address, say=True), args.job_id)
     print(f"{args.job_id}: {info.status.value}" + (f" ({info.message})" if info.message else ""))
     for key, value in (info.metadata or {}).items():
         print(f"  {key}: {value}")
@@ -200,7 +206,7 @@ def _jobs_status(args: argparse.Namespace) -> int:
 
 
 def _jobs_logs(args: argparse.Namespace) -> int:
-    client = job_client(args.address)
+    client = job_client(args.address, say=True)
     _job_info(client, args.job_id)
     if args.follow:
         return _follow_to_end(client, args.job_id)
@@ -209,7 +215,7 @@ def _jobs_logs(args: argparse.Namespace) -> int:
 
 
 def _jobs_stop(args: argparse.Namespace) -> int:
-    client = job_client(args.address)
+    client = job_client(args.address, say=True)
     _job_info(client, args.job_id)
     stopped = client.stop_job(args.job_id)
     print(f"{args.job_id}: {'stop requested' if stopped else 'already ended'}")

@@ -13,10 +13,11 @@ from urllib.parse import urlsplit
 
 from trainables.reporting import fault_env
 from tune_jobs.cluster.auth import auth_headers, enable_token_auth
-from tune_jobs.cluster.local import DEFAULT_DASHBOARD_PORT, LOOPBACK, read_state, state_file
+from tune_jobs.cluster.local import read_state, state_file
 from tune_jobs.errors import ClusterError
 
 ADDRESS_TIMEOUT_S = 5.0  # an unreachable address fails within this
+API_SERVER_ENV = "RAY_API_SERVER_ADDRESS"  # Ray's own variable for the Jobs API address
 
 
 def split_address(address: str) -> tuple[str, int]:
@@ -159,13 +160,28 @@ def _dashboard_answers(url: str, timeout: float) -> str | None:
         return str(getattr(error, "reason", error))
 
 
-def dashboard_url(address: str | None) -> str:
-    """The Jobs API / dashboard URL: `address`, $RAY_API_SERVER_ADDRESS, or the local cluster's."""
-    address = address or os.environ.get("RAY_API_SERVER_ADDRESS")
+def dashboard_address(address: str | None) -> tuple[str, str]:
+    """The Jobs API / dashboard URL and what named it: `address`, $RAY_API_SERVER_ADDRESS, or
+    the state file of `tune-jobs cluster up`. ClusterError when none does: a guessed
+    127.0.0.1:8265 could be another user's cluster."""
+    source = "--address"
+    if not address and os.environ.get(API_SERVER_ENV):
+        address, source = os.environ[API_SERVER_ENV], f"${API_SERVER_ENV}"
     if not address:
-        state = read_state(state_file())
-        address = state.dashboard_url if state else f"http://{LOOPBACK}:{DEFAULT_DASHBOARD_PORT}"
-    return address if "://" in address else f"http://{address}"
+        path = state_file()
+        state = read_state(path)
+        if state is None:
+            raise ClusterError(
+                f"no cluster address: pass --address http://HEAD:8265, set ${API_SERVER_ENV}, "
+                f"or start one with `tune-jobs cluster up` (no state file at {path})"
+            )
+        address, source = state.dashboard_url, f"the `tune-jobs cluster up` state file {path}"
+    return (address if "://" in address else f"http://{address}"), source
+
+
+def dashboard_url(address: str | None) -> str:
+    """The Jobs API / dashboard URL (see `dashboard_address`)."""
+    return dashboard_address(address)[0]
 
 
 def driver_runtime_env(address: str | None) -> dict | None:
