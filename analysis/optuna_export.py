@@ -25,7 +25,7 @@ from optuna.distributions import (
 )
 from optuna.trial import FrozenTrial, TrialState
 
-from analysis.results import CONFIG_PREFIX, ITERATION, LOG_SPAN, config_columns
+from analysis.results import CONFIG_PREFIX, ITERATION, LOG_SPAN, NOT_STARTED, config_columns
 from trainables import metrics
 
 PER_EPOCH = (metrics.TRAIN_LOSS, metrics.TRAIN_COST, metrics.VAL_LOSS, metrics.TEST_ACC)
@@ -100,7 +100,10 @@ def to_optuna_trials(
     """One Optuna trial per row of a trials frame; per-epoch values from `curves` when given.
 
     Parameters are the hyperparameters that vary across the trials (all of them for one trial).
+    Trials a budget never started are left out: they trained nothing.
     """
+    if "stop_reason" in trials:
+        trials = trials[trials["stop_reason"] != NOT_STARTED]
     distributions = infer_distributions(trials)
     if len(trials) > 1:
         varying = {c.removeprefix(CONFIG_PREFIX) for c in config_columns(trials, varying=True)}

@@ -91,3 +91,16 @@ def test_importance_needs_three_scored_trials():
     assert parameter_importance(_synthetic_trials(2)).empty
     with pytest.raises(ValueError, match="unknown importance evaluator 'magic'"):
         parameter_importance(_synthetic_trials(), evaluator="magic")
+
+
+def test_trials_a_budget_never_started_are_not_exported(tiny_experiment):
+    from analysis.optuna_export import to_optuna_trials
+    from analysis.results import NOT_STARTED
+
+    trials = trials_frame(load_experiment(tiny_experiment))
+    never = trials.iloc[[0]].assign(
+        trial_id="never", stop_reason=NOT_STARTED, best_val_acc=np.nan, epochs=0
+    )
+    exported = to_optuna_trials(pd.concat([trials, never], ignore_index=True))
+    assert len(exported) == len(trials)
+    assert "never" not in {t.user_attrs["tune_trial_id"] for t in exported}
