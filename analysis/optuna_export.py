@@ -205,8 +205,15 @@ def parameter_importance(
     columns = ["parameter", "importance"]
     varying = [c.removeprefix(CONFIG_PREFIX) for c in config_columns(trials, varying=True)]
     params = [p for p in (params or varying) if p in varying]
-    frozen = [t for t in to_optuna_trials(trials, None, metric) if t.state == TrialState.COMPLETE]
-    frozen = [t for t in frozen if set(params) <= set(t.params)]
+    # A trial a scheduler stopped early still scored its configuration (at fewer epochs): under
+    # halving methods most trials stop early, and leaving them out would leave too few to weigh.
+    frozen = [
+        optuna.trial.create_trial(value=t.value, params=t.params, distributions=t.distributions)
+        for t in to_optuna_trials(trials, None, metric)
+        if t.state in (TrialState.COMPLETE, TrialState.PRUNED)
+        and t.value is not None
+        and set(params) <= set(t.params)
+    ]
     if len(frozen) < 3 or not params:
         return pd.DataFrame(columns=columns)
     optuna.logging.set_verbosity(optuna.logging.WARNING)

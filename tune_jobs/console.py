@@ -51,7 +51,9 @@ class TrialTable(tune.CLIReporter):
 
     def __init__(self, location: str) -> None:
         # Tune hands the reporter the TuneConfig's metric and mode (and refuses a second pair).
-        super().__init__(metric_columns=METRIC_COLUMNS)
+        # Tables are asked for explicitly: left to Ray, it decides from a process-wide verbosity
+        # that the previous run in this process has already lowered, and prints none.
+        super().__init__(metric_columns=METRIC_COLUMNS, print_intermediate_tables=True)
         self.location = location
 
     def report(self, trials: list[Trial], done: bool, *sys_info: str) -> None:

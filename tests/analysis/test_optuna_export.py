@@ -104,3 +104,11 @@ def test_trials_a_budget_never_started_are_not_exported(tiny_experiment):
     exported = to_optuna_trials(pd.concat([trials, never], ignore_index=True))
     assert len(exported) == len(trials)
     assert "never" not in {t.user_attrs["tune_trial_id"] for t in exported}
+
+
+def test_importance_weighs_trials_a_scheduler_stopped_early():
+    """Under halving methods most trials stop early; their scores still count."""
+    trials = _synthetic_trials().assign(stop_reason="stopped early")
+    trials.loc[:1, "stop_reason"] = "completed"  # two completed trials alone are too few
+    importance = parameter_importance(trials)
+    assert importance.iloc[0]["parameter"] == "lr" and importance.iloc[0]["importance"] > 0.8
