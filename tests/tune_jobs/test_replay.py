@@ -64,6 +64,7 @@ def table(ray_local, tmp_path_factory):
     return path
 
 
+@pytest.mark.slow
 def test_build_writes_every_config_and_epoch(table):
     replay = read_table(table)
     assert replay.epochs == EPOCHS and sorted(replay.tuned) == ["dropout", "lr"]
@@ -170,6 +171,7 @@ def test_pbt_exploits_and_explores_against_the_replay(ray_local, tmp_path):
     assert all(result.metrics["epoch"] == 9 for result in results)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("args", "named"),
     [
@@ -185,6 +187,7 @@ def test_compare_replay_bad_input_exits_2(table, args, named, tmp_path, capsys):
     assert not (tmp_path / "r").exists()
 
 
+@pytest.mark.slow
 def test_replay_space_is_the_tables(table):
     job = replay_job(RunOptions(job="mnist-l2"), str(table))
     space = job.space()
