@@ -97,7 +97,7 @@ def headline_blocks(
             )
         )
     budget, (method, median), verdict = rows[-1]
-    test = _test_sentence(verdict).removeprefix("The ")
-    test = test[0].lower() + test[1:]
+    sentence = _test_sentence(verdict)
+    test = sentence[0].lower() + sentence[1:]  # "the Friedman test finds ..."
     line = f"Comparison `{name}`: at {_budget_text(budget, x_name)}, {method} the best median"
     return [Summary((f"{line} {metric} ({median:.4f}); {test}",)), *blocks]
