@@ -178,6 +178,18 @@ def _state_trials(
     return records
 
 
+def saved_statuses(filesystem: fs.FileSystem, root: str) -> list[str]:
+    """Each trial's status in the newest experiment state Tune saved at `root` (JSON only).
+
+    Tune marks interrupted trials TERMINATED in memory but saves them RUNNING, PENDING or PAUSED.
+    Empty when no state is saved or it is not readable as JSON.
+    """
+    names = [info.base_name for info in filesystem.get_file_info(fs.FileSelector(root))]
+    if not has_experiment_state(names):
+        return []
+    return [str(record["status"]) for record in _state_trials(filesystem, root, names) or []]
+
+
 def _trial_folders(filesystem: fs.FileSystem, root: str) -> list[str]:
     """The folders in `root` that hold a trial's params.json or result.json."""
     found = []

@@ -7,16 +7,15 @@ started with, so that `resume` rebuilds the same trainable over the same data.
 from __future__ import annotations
 
 import json
-import re
 import time
 from dataclasses import asdict, fields
 from typing import Any
 
 import ray
-from pyarrow import fs
 from ray import tune
 from ray.tune.experiment import Trial
 
+from analysis.experiment import saved_statuses
 from analysis.layout import RUN_FILE
 from trainables import metrics
 from tune_jobs.budget import EpochBudget
@@ -34,8 +33,6 @@ from tune_jobs.guard import StorageFullStop, StorageGuard, restored_guard
 from tune_jobs.jobs import Job, get_job
 from tune_jobs.options import Prepared, RunOptions, initial_weights, load_data
 from tune_jobs.storage import Folder
-
-STATE_FILE = re.compile(r"experiment_state-[\d_-]+\.json")  # Tune's, one per session
 
 
 def trainable(job: Job, data: Any, init: dict[str, Any] | None, cpus: float) -> Any:
@@ -128,17 +125,7 @@ def unfinished(results: tune.ResultGrid) -> int:
     `resume` reads, still lists them RUNNING, PENDING or PAUSED; budgets and time limits
     terminate every trial before it is saved.
     """
-    filesystem, root = results.filesystem, results.experiment_path
-    names = [
-        info.path
-        for info in filesystem.get_file_info(fs.FileSelector(root))
-        if STATE_FILE.fullmatch(info.base_name)
-    ]
-    if not names:
-        return 0
-    with filesystem.open_input_stream(max(names)) as stream:  # the newest: names are times
-        snapshot = json.loads(stream.readall().decode())
-    statuses = [json.loads(trial)["status"] for trial, _ in snapshot["trial_data"]]
+    statuses = saved_statuses(results.filesystem, results.experiment_path)
     return sum(status not in (Trial.TERMINATED, Trial.ERROR) for status in statuses)
 
 
