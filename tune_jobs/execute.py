@@ -7,8 +7,9 @@ started with, so that `resume` rebuilds the same trainable over the same data.
 from __future__ import annotations
 
 import json
+import os
 import time
-from dataclasses import asdict, fields
+from dataclasses import asdict, fields, replace
 from typing import Any
 
 import ray
@@ -24,22 +25,28 @@ from tune_jobs.cluster.auth import enable_token_auth
 from tune_jobs.cluster.nodes import (
     alive_nodes,
     check_cpus_per_trial,
+    check_gpus_per_trial,
     check_shared_storage,
     largest_node_cpus,
+    largest_node_gpus,
+    local_gpus,
 )
 from tune_jobs.console import prepare_console, tensorboard_hint, trial_table
 from tune_jobs.errors import BadInputError
 from tune_jobs.guard import StorageFullStop, StorageGuard, restored_guard
 from tune_jobs.jobs import Job, get_job
 from tune_jobs.options import Prepared, RunOptions, initial_weights, load_data
+from tune_jobs.resources import resume_with_resources, trial_resources
 from tune_jobs.storage import Folder
 
 
-def trainable(job: Job, data: Any, init: dict[str, Any] | None, cpus: float) -> Any:
+def trainable(
+    job: Job, data: Any, init: dict[str, Any] | None, cpus: float, gpus: float = 0.0
+) -> Any:
     """The job's trainable with its data (and starting weights) in Ray's object store."""
     extra = {} if init is None else {"init": init}
     return tune.with_resources(
-        tune.with_parameters(job.trainable, data=data, **extra), {"cpu": cpus}
+        tune.with_parameters(job.trainable, data=data, **extra), trial_resources(cpus, gpus)
     )
 
 
@@ -48,7 +55,7 @@ def build_tuner(prepared: Prepared, data: Any, guard: StorageGuard | None = None
     job, plan, options = prepared.job, prepared.plan, prepared.options
     budget = EpochBudget(options.budget_epochs) if options.budget_epochs else None
     return tune.Tuner(
-        trainable(job, data, prepared.init, options.cpus_per_trial),
+        trainable(job, data, prepared.init, options.cpus_per_trial, options.gpus_per_trial),
         param_space=plan.param_space,
         tune_config=tune.TuneConfig(
             metric=job.metric,
@@ -86,8 +93,7 @@ def execute(prepared: Prepared, data: Any) -> tune.ResultGrid:
     """Run the experiment; Ray must be initialized (or is started locally)."""
     check_storage(prepared.storage)
     if ray.is_initialized():  # a cluster's nodes are known only once the driver has connected
-        cpus = prepared.options.cpus_per_trial
-        check_cpus_per_trial(cpus, largest_node_cpus(), "the cluster's largest node")
+        check_node_resources(prepared.options)
     guard = StorageGuard()
     tuner = build_tuner(prepared, data, guard)
     record = {
@@ -153,6 +159,13 @@ def ensure_ray(address: str | None = None) -> None:
         )
 
 
+def check_node_resources(options: RunOptions) -> None:
+    """Refuse trials larger than the connected Ray's largest node (CPUs and GPUs)."""
+    where = "the cluster's largest node"
+    check_cpus_per_trial(options.cpus_per_trial, largest_node_cpus(), where)
+    check_gpus_per_trial(options.gpus_per_trial, largest_node_gpus(), where)
+
+
 def check_storage(storage: str) -> None:
     """Refuse a plain local --storage when the connected cluster has several nodes."""
     check_shared_storage(storage, alive_nodes())
@@ -175,28 +188,38 @@ def read_run_file(path: str) -> dict[str, Any]:
         ) from None
 
 
-def resume(path: str, address: str | None = None) -> tuple[tune.ResultGrid, Job]:
+def resume(
+    path: str, address: str | None = None, gpus_per_trial: float | None = None
+) -> tuple[tune.ResultGrid, Job]:
     """Continue the experiment at `path`: unfinished and errored trials from their checkpoints.
 
     The run file rebuilds the trainable with the same data; Ray's `Tuner.restore` does the rest.
+    `gpus_per_trial` replaces the run's own (recorded) value, for the trials still to run.
     """
     record = read_run_file(path)
     folder = Folder.at(path)
     known = {f.name for f in fields(RunOptions)}
     options = RunOptions(**{k: v for k, v in record["options"].items() if k in known})
+    if gpus_per_trial is not None:
+        options = replace(options, gpus_per_trial=gpus_per_trial)
+        record["options"]["gpus_per_trial"] = gpus_per_trial
+    if not (address or os.environ.get("RAY_ADDRESS")):  # before the data is read
+        check_gpus_per_trial(options.gpus_per_trial, local_gpus(), "this machine")
     job = get_job(record["job"])
     data = load_data(job, options)
     ensure_ray(address)
+    check_node_resources(options)
     check_storage(folder.location)
     # Trials that had not started still need their starting weights.
     init = initial_weights(options, job, job.space().pin(options.overrides))
     prepare_console()  # the restored run config holds its own table
     tuner = tune.Tuner.restore(
         folder.location,
-        trainable=trainable(job, data, init, options.cpus_per_trial),
+        trainable=trainable(job, data, init, options.cpus_per_trial, options.gpus_per_trial),
         resume_unfinished=True,
         resume_errored=True,
     )
+    resume_with_resources(tuner, trial_resources(options.cpus_per_trial, options.gpus_per_trial))
     before = tuner.get_results()
     if record.get("ended") and not unfinished(before) and not before.num_errors:
         return before, job  # finished, nothing to rerun: its run file keeps its `ended`

@@ -13,7 +13,12 @@ from search_spaces.space import SearchSpace
 from trainables import metrics
 from trainables.config import MAX_SEED
 from tune_jobs.cluster.address import check_address
-from tune_jobs.cluster.nodes import check_cpus_per_trial, local_cpus
+from tune_jobs.cluster.nodes import (
+    check_cpus_per_trial,
+    check_gpus_per_trial,
+    local_cpus,
+    local_gpus,
+)
 from tune_jobs.errors import BadInputError
 from tune_jobs.init_from import InitFromError, load_init
 from tune_jobs.jobs import Job, get_job
@@ -37,6 +42,7 @@ class RunOptions:
     name: str | None = None
     seed: int = 0
     cpus_per_trial: float = 1.0
+    gpus_per_trial: float = 0.0  # fractions share one GPU; above 1, whole GPUs
     concurrency: int | None = None
     train_subset: int | None = None
     budget_epochs: int | None = None
@@ -59,12 +65,24 @@ class RunOptions:
                 raise BadInputError(f"{option} must be >= {low}, got {value}")
         if self.cpus_per_trial <= 0:
             raise BadInputError(f"--cpus-per-trial must be > 0, got {self.cpus_per_trial}")
+        check_gpu_request(self.gpus_per_trial)
         if self.time_budget is not None and self.time_budget <= 0:
             raise BadInputError(f"--time-budget must be > 0 seconds, got {self.time_budget}")
         if not 0 <= self.seed <= MAX_SEED:  # the searchers' and numpy's seeds are 32-bit
             raise BadInputError(f"--seed must be an integer from 0 to {MAX_SEED}, got {self.seed}")
         if self.name is not None:
             check_name(self.name)
+
+
+def check_gpu_request(gpus: float) -> None:
+    """Refuse a GPU share Ray cannot place: negative, or above 1 and not a whole number."""
+    if not math.isfinite(gpus) or gpus < 0:
+        raise BadInputError(f"--gpus-per-trial must be a number >= 0, got {gpus:g}")
+    if gpus > 1 and not float(gpus).is_integer():
+        raise BadInputError(
+            f"--gpus-per-trial {gpus:g}: above 1 it must be a whole number of GPUs (Ray gives "
+            "a trial either a share of one GPU or whole GPUs)"
+        )
 
 
 @dataclass(frozen=True)
@@ -114,6 +132,7 @@ def prepare(options: RunOptions, job: Job | None = None, on_cluster: bool = Fals
     check_address(options.address)
     if not (on_cluster or options.address or os.environ.get("RAY_ADDRESS")):
         check_cpus_per_trial(options.cpus_per_trial, local_cpus(), "this machine")
+        check_gpus_per_trial(options.gpus_per_trial, local_gpus(), "this machine")
     check_storage_root(options.storage)
     storage = Folder.at(options.storage)
     name = options.name

@@ -9,7 +9,12 @@ import sys
 from ray import tune
 
 from trainables.data import DataError
-from tune_jobs.cli.run_options import add_job_options, add_run_options, run_options
+from tune_jobs.cli.run_options import (
+    add_gpus_option,
+    add_job_options,
+    add_run_options,
+    run_options,
+)
 from tune_jobs.console import report_command, trial_counts
 from tune_jobs.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, bad_input
 from tune_jobs.execute import best_summary, ensure_ray, execute, resume, unfinished
@@ -30,6 +35,7 @@ def configure(name: str, parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("path", metavar="PATH", help="experiment folder (local path or URI)")
     parser.add_argument("--address", help="Ray cluster (default: local Ray)")
+    add_gpus_option(parser, default=None)  # None: the run's own value
     parser.set_defaults(func=cmd_resume)
 
 
@@ -62,7 +68,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 def cmd_resume(args: argparse.Namespace) -> int:
     try:
         with bad_input(DataError):
-            results, job = resume(args.path, args.address)
+            results, job = resume(args.path, args.address, args.gpus_per_trial)
     except StorageFullStop as stop:
         return _storage_full(stop, args.path)
     if unfinished(results):

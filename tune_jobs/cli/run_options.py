@@ -37,6 +37,7 @@ def add_run_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--storage", default=DEFAULT_STORAGE, help="results root (path or URI)")
     parser.add_argument("--name", help="experiment name (default: JOB-METHOD-TIMESTAMP)")
     parser.add_argument("--cpus-per-trial", type=float, default=1.0)
+    add_gpus_option(parser, default=0.0)
     parser.add_argument("--concurrency", type=int, help="most trials running at once")
     parser.add_argument("--train-subset", type=int, help="train on the first N training images")
     parser.add_argument(
@@ -59,6 +60,15 @@ def add_run_options(parser: argparse.ArgumentParser) -> None:
     )  # fmt: skip
 
 
+def add_gpus_option(parser: argparse.ArgumentParser, default: float | None) -> None:
+    """`--gpus-per-trial`: `run`, `compare`, `study`, `submit` (0 by default) and `resume`."""
+    parser.add_argument(
+        "--gpus-per-trial", type=float, default=default, metavar="G",
+        help="GPUs per trial (default: 0, CPUs only); a fraction such as 0.25 puts several "
+        "trials on one GPU, which share its memory",
+    )  # fmt: skip
+
+
 def run_options(args: argparse.Namespace, **changes) -> RunOptions:
     """RunOptions from parsed `add_run_options` arguments, with `changes` applied."""
     values = dict(
@@ -72,6 +82,7 @@ def run_options(args: argparse.Namespace, **changes) -> RunOptions:
         name=args.name,
         seed=getattr(args, "seed", 0),
         cpus_per_trial=args.cpus_per_trial,
+        gpus_per_trial=args.gpus_per_trial,
         concurrency=args.concurrency,
         train_subset=args.train_subset,
         budget_epochs=args.budget_epochs,

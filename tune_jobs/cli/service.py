@@ -21,7 +21,13 @@ from trainables.reporting import fault_env
 from tune_jobs.cli.run_options import add_job_options, add_run_options, run_options
 from tune_jobs.cluster.address import check_address, dashboard_address, dashboard_url
 from tune_jobs.cluster.auth import enable_token_auth
-from tune_jobs.cluster.nodes import check_cpus_per_trial, check_shared_storage, node_cpus
+from tune_jobs.cluster.nodes import (
+    check_cpus_per_trial,
+    check_gpus_per_trial,
+    check_shared_storage,
+    node_cpus,
+    node_gpus,
+)
 from tune_jobs.errors import EXIT_FAILED, EXIT_OK, ClusterError
 from tune_jobs.options import RunOptions, prepare
 from tune_jobs.storage import absolute_uri
@@ -39,6 +45,7 @@ RUN_FLAGS = {
     "storage": "--storage",
     "name": "--name",
     "cpus_per_trial": "--cpus-per-trial",
+    "gpus_per_trial": "--gpus-per-trial",
     "concurrency": "--concurrency",
     "train_subset": "--train-subset",
     "budget_epochs": "--budget-epochs",
@@ -132,6 +139,9 @@ def cmd_submit(args: argparse.Namespace) -> int:
     check_cpus_per_trial(
         options.cpus_per_trial, max(cpus, default=0.0), "the cluster's largest node"
     )
+    if options.gpus_per_trial:  # asked only then: one more call to the cluster
+        gpus = max(node_gpus(url), default=0.0)
+        check_gpus_per_trial(options.gpus_per_trial, gpus, "the cluster's largest node")
     options = run_options(
         args,
         address=None,

@@ -40,6 +40,43 @@ def largest_node_cpus() -> float:
     )
 
 
+def local_gpus() -> float:
+    """The GPUs of a local Ray: the running one's, else the CUDA devices torch sees here."""
+    import ray
+
+    if ray.is_initialized():
+        return float(ray.cluster_resources().get("GPU", 0.0))
+    import torch
+
+    return float(torch.cuda.device_count())
+
+
+def largest_node_gpus() -> float:
+    """The GPUs of the connected Ray's largest alive node (by GPUs): the most one trial can get."""
+    import ray
+
+    return max(
+        (float(node["Resources"].get("GPU", 0.0)) for node in ray.nodes() if node["Alive"]),
+        default=0.0,
+    )
+
+
+def check_gpus_per_trial(gpus: float, available: float, where: str) -> None:
+    """Refuse GPU trials where `where` has no GPU, or fewer than one trial asks for."""
+    if gpus <= 0:
+        return
+    if available <= 0:
+        raise ClusterError(
+            f"--gpus-per-trial {gpus:g}: {where} has no GPU, so no trial could ever start; "
+            "leave --gpus-per-trial at 0 to train on CPUs"
+        )
+    if gpus > available:
+        raise ClusterError(
+            f"--gpus-per-trial {gpus:g}: {where} has {available:g} GPUs, so no trial could ever "
+            f"start; use at most {available:g}"
+        )
+
+
 def check_cpus_per_trial(cpus: float, available: float, where: str) -> None:
     """Refuse trials larger than `where` (`available` CPUs): Ray would leave them PENDING."""
     if cpus > available:
@@ -62,8 +99,18 @@ def alive_nodes(address: str | None = None) -> int:
 
 def node_cpus(address: str) -> list[float]:
     """The CPUs of each alive node of the cluster whose dashboard is at `address`."""
+    return node_resource(address, "CPU")
+
+
+def node_gpus(address: str) -> list[float]:
+    """The GPUs of each alive node of the cluster whose dashboard is at `address`."""
+    return node_resource(address, "GPU")
+
+
+def node_resource(address: str, name: str) -> list[float]:
+    """Resource `name` (Ray's "CPU", "GPU") of each alive node of the cluster at `address`."""
     from ray.util.state import list_nodes
 
     enable_token_auth()
     nodes = list_nodes(address=address, filters=[("state", "=", "ALIVE")], timeout=10)
-    return [float((node.resources_total or {}).get("CPU", 0.0)) for node in nodes]
+    return [float((node.resources_total or {}).get(name, 0.0)) for node in nodes]
