@@ -40,7 +40,9 @@ class Job:
     default_method: str = "grid"
     metric: str = metrics.METRIC
     mode: str = metrics.MODE
-    reuse_actors: bool = False  # Tune's actor reuse: for trainables that are cheap to restart
+    # Tune's actor reuse: a finished trial's worker process starts the next trial (its function
+    # anew, with its own config), saving the process start and torch import of each trial.
+    reuse_actors: bool = False
     keep_checkpoints: int | None = 1  # per trial, besides the latest; None keeps all
     # Hyperparameters that shape the weights: `--init-from` needs the source to match on them.
     architecture: tuple[str, ...] = ()
@@ -85,6 +87,7 @@ def mnist_job(name: str, description: str, space: Callable[[], SearchSpace], **e
         coerce=coerce,
         max_epochs=10,
         architecture=MNIST_ARCHITECTURE,
+        reuse_actors=True,  # the trainable keeps no state between calls (tests: test_reuse.py)
         **extra,
     )
 
@@ -124,6 +127,7 @@ JOBS: dict[str, Job] = {
             validate=validate_cifar10,
             coerce=coerce_cifar10,
             max_epochs=10,
+            reuse_actors=True,  # as MNIST: nothing outlives the call but torch's caches
         ),
     )
 }
