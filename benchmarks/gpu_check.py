@@ -27,6 +27,7 @@ from pathlib import Path
 import torch
 
 ROOT = Path(__file__).resolve().parents[1]
+CIFAR_SUBSET = "cifar10-jpeg-subset"  # under the data root (its README)
 sys.path.insert(0, str(ROOT))  # run as a script from anywhere
 
 from analysis.results import load_experiment  # noqa: E402
@@ -34,6 +35,7 @@ from trainables.data import batches, load_mnist, normalize  # noqa: E402
 from trainables.mnist import MnistConfig, build_cnn  # noqa: E402
 from trainables.training import build_optimizer, evaluate, train_epoch  # noqa: E402
 from tune_jobs.cli import main as tune_jobs  # noqa: E402
+from tune_jobs.jobs import get_job  # noqa: E402
 
 
 @dataclass(frozen=True)
@@ -101,10 +103,20 @@ def best(folder: Path) -> tuple[float, float, int]:
     return float(top["val_acc"]), float(top["test_acc"]), len(trials)
 
 
+# One configuration of the mnist-l2 grid (the job's fixed network, width 128): parts 1 and 4.
+TUNED = {"lr": 0.05, "weight_decay": 1e-4, "dropout": 0.25, "width": 128}
+
+
+def grid_config() -> MnistConfig:
+    return MnistConfig.from_dict({**get_job("mnist-l2").space().fixed, **TUNED, "epochs": 1})
+
+
 def part_epoch(size: Scale) -> None:
     """1: one epoch of the MNIST CNN, CPU threads against the GPU."""
     data = mnist(size)
-    config = MnistConfig(epochs=1)
+    if not size.gpu:  # the dry run evaluates a slice too: this part compares nothing on a CPU
+        data = data.subset(evaluation=size.train_subset)
+    config = grid_config()
     torch.set_num_threads(os.cpu_count() or 1)
     cpu = plain_seconds_per_epoch(config, data, "cpu", 1)
     line = f"1. MNIST CNN, one epoch of {len(data.train_y)} images: CPU ({torch.get_num_threads()}"
@@ -142,6 +154,7 @@ def subset(size: Scale) -> list[str]:
 def part_cifar(size: Scale, storage: str) -> None:
     """3: one cifar10-transfer trial with conv1 fine-tuned (no pretrained weights offline)."""
     cifar = ["--set", "finetune=conv1", "--set", "augmentation=none", "--set", "weights=none"]
+    cifar += ["--data-dir", str(Path(os.environ["TUNE_JOBS_DATA_DIR"]) / CIFAR_SUBSET)]
     cifar_subset = [] if size.cifar_subset is None else ["--train-subset", str(size.cifar_subset)]
     wall, folder = run("cifar10-transfer", *cifar, "--max-epochs", str(size.cifar_epochs),
                        "--gpus-per-trial", "1" if size.gpu else "0", *cifar_subset,
@@ -154,14 +167,13 @@ def part_cifar(size: Scale, storage: str) -> None:
 
 def part_ratio(size: Scale, storage: str) -> None:
     """4: seconds per epoch of one Tune trial over the same epochs in a plain loop."""
-    tuned = {"lr": 0.05, "weight_decay": 1e-4, "dropout": 0.25, "width": 128}
     _, folder = run("mnist-l2", "--max-epochs", str(size.ratio_epochs), *subset(size),
                     "--gpus-per-trial", "1" if size.gpu else "0", "--concurrency", "1",
-                    *[arg for k, v in tuned.items() for arg in ("--set", f"{k}={v}")],
+                    *[arg for k, v in TUNED.items() for arg in ("--set", f"{k}={v}")],
                     "--storage", storage, "--name", "ratio")  # fmt: skip
     (trial,) = load_experiment(folder)
     tune_epoch = float(trial.metrics_dataframe["time_this_iter_s"].iloc[1:].mean())  # 1st: set-up
-    config = MnistConfig.from_dict({**tuned, "epochs": 1})
+    config = grid_config()
     if not size.gpu:
         torch.set_num_threads(1)  # as the trial (one CPU)
     device = "cuda" if size.gpu else "cpu"
