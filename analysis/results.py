@@ -61,6 +61,18 @@ def read_run_info(grid_or_path: Experiment | str | Path) -> dict[str, Any]:
         return json.loads(stream.readall().decode())
 
 
+def recorded_metric(info: dict[str, Any], metric: str, mode: str) -> tuple[str, str]:
+    """The metric and mode a run file (`read_run_info`) says its run optimised; else the given."""
+    settings = info.get("settings") or {}
+    return settings.get("metric") or metric, settings.get("mode") or mode
+
+
+def manifest_metric(manifest: dict[str, Any]) -> tuple[str, str]:
+    """The metric and mode the runs of a compare manifest optimised (val_acc/max before they
+    were recorded)."""
+    return manifest.get("metric") or metrics.METRIC, manifest.get("mode") or metrics.MODE
+
+
 def _flatten(config: dict[str, Any], prefix: str = CONFIG_PREFIX) -> dict[str, Any]:
     flat: dict[str, Any] = {}
     for key, value in config.items():

@@ -13,6 +13,8 @@ DIVERGED = "diverged"  # True on the one report of a trial whose loss became NaN
 # Selection metric of every job: validation accuracy, higher is better. The test set never chooses.
 METRIC = VAL_ACC
 MODE = "max"
+# What a run may optimise instead (`tune-jobs run --metric`): validation and training scores only.
+SELECTABLE = (VAL_ACC, VAL_LOSS, TRAIN_LOSS, TRAIN_COST)
 
 # Schedulers count resources in Ray's own per-report counter, which equals epochs here.
 RESOURCE_ATTR = "training_iteration"

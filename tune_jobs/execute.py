@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import asdict, fields
+from dataclasses import asdict, fields, replace
 from typing import Any
 
 import ray
@@ -31,8 +31,9 @@ from tune_jobs.console import prepare_console, tensorboard_hint, trial_table
 from tune_jobs.errors import BadInputError
 from tune_jobs.guard import StorageFullStop, StorageGuard, restored_guard
 from tune_jobs.jobs import Job, get_job
-from tune_jobs.options import Prepared, RunOptions, initial_weights, load_data
+from tune_jobs.options import Prepared, RunOptions, load_data, space_and_init
 from tune_jobs.storage import Folder
+from tune_jobs.tracking import tracking_callback, ui_command
 
 
 def trainable(job: Job, data: Any, init: dict[str, Any] | None, cpus: float) -> Any:
@@ -47,6 +48,10 @@ def build_tuner(prepared: Prepared, data: Any, guard: StorageGuard | None = None
     """The `tune.Tuner` of a prepared run: its method's plan, checkpoints, retries and budget."""
     job, plan, options = prepared.job, prepared.plan, prepared.options
     budget = EpochBudget(options.budget_epochs) if options.budget_epochs else None
+    tracker = None
+    if prepared.tracking_uri is not None:
+        tags = {"job": job.name, "method": prepared.method, **asdict(options)}
+        tracker = tracking_callback(prepared.tracking_uri, prepared.name, tags)
     return tune.Tuner(
         trainable(job, data, prepared.init, options.cpus_per_trial),
         param_space=plan.param_space,
@@ -74,7 +79,7 @@ def build_tuner(prepared: Prepared, data: Any, guard: StorageGuard | None = None
             failure_config=tune.FailureConfig(max_failures=options.max_failures),
             stop=budget,
             # As a callback the budget sees which trials still save or run (see EpochBudget).
-            callbacks=[c for c in (budget, guard) if c is not None] or None,
+            callbacks=[c for c in (budget, guard, tracker) if c is not None] or None,
             # The live table: epoch, val_acc, test_acc... (Ray's default keeps the first four).
             progress_reporter=trial_table(str(prepared.folder)),
             verbose=1,
@@ -100,6 +105,8 @@ def execute(prepared: Prepared, data: Any) -> tune.ResultGrid:
     }
     prepared.folder.write_json(RUN_FILE, record)  # first: `resume` needs it after a crash
     print(tensorboard_hint(str(prepared.folder)))
+    if prepared.tracking_uri is not None:
+        print(f"MLflow:      {ui_command(prepared.tracking_uri)}")
     results = tuner.fit()
     close(prepared.folder, closing_record(record, results), guard)
     return results
@@ -184,12 +191,16 @@ def resume(path: str, address: str | None = None) -> tuple[tune.ResultGrid, Job]
     folder = Folder.at(path)
     known = {f.name for f in fields(RunOptions)}
     options = RunOptions(**{k: v for k, v in record["options"].items() if k in known})
+    settings = record.get("settings") or {}
     job = get_job(record["job"])
+    job = replace(
+        job, metric=settings.get("metric", job.metric), mode=settings.get("mode", job.mode)
+    )
     data = load_data(job, options)
     ensure_ray(address)
     check_storage(folder.location)
     # Trials that had not started still need their starting weights.
-    init = initial_weights(options, job, job.space().pin(options.overrides))
+    _, init = space_and_init(options, job)
     prepare_console()  # the restored run config holds its own table
     tuner = tune.Tuner.restore(
         folder.location,
