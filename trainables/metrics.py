@@ -13,6 +13,17 @@ DIVERGED = "diverged"  # True on the one report of a trial whose loss became NaN
 # Selection metric of every job: validation accuracy, higher is better. The test set never chooses.
 METRIC = VAL_ACC
 MODE = "max"
+
+
+def default_mode(metric: str) -> str:
+    """max for an accuracy, min for a loss or cost; ValueError when the name does not say."""
+    if metric.endswith("acc"):
+        return "max"
+    if metric.endswith(("loss", "cost")):
+        return "min"
+    raise ValueError(f"metric {metric}: say whether to maximise it: --mode min or --mode max")
+
+
 # What a run may optimise instead (`tune-jobs run --metric`): validation and training scores only.
 SELECTABLE = (VAL_ACC, VAL_LOSS, TRAIN_LOSS, TRAIN_COST)
 

@@ -50,7 +50,7 @@ def build_tuner(prepared: Prepared, data: Any, guard: StorageGuard | None = None
     budget = EpochBudget(options.budget_epochs) if options.budget_epochs else None
     tracker = None
     if prepared.tracking_uri is not None:
-        tags = {"job": job.name, "method": prepared.method, **asdict(options)}
+        tags = {**asdict(options), "job": job.name, "method": prepared.method}
         tracker = tracking_callback(prepared.tracking_uri, prepared.name, tags)
     return tune.Tuner(
         trainable(job, data, prepared.init, options.cpus_per_trial),

@@ -11,6 +11,7 @@ import numbers
 from typing import Any
 
 from search_spaces.space import Choice, Dimension, Float, Int, SearchSpace
+from trainables.metrics import default_mode
 from tune_jobs.errors import BadInputError
 from tune_jobs.jobs import Job
 
@@ -29,17 +30,11 @@ def run_metric(job: Job, metric: str | None, mode: str | None) -> tuple[str, str
     if metric not in job.metrics:
         raise BadInputError(f"--metric {metric!r}: job {job.name} reports {', '.join(job.metrics)}")
     if mode is None:
-        mode = default_mode(metric)
+        try:
+            mode = default_mode(metric)
+        except ValueError as error:
+            raise BadInputError(f"--{error}") from None
     return metric, mode
-
-
-def default_mode(metric: str) -> str:
-    """max for accuracies, min for losses and costs; BadInputError for anything else."""
-    if metric.endswith("acc"):
-        return "max"
-    if metric.endswith(("loss", "cost")):
-        return "min"
-    raise BadInputError(f"--metric {metric}: say whether to maximise it: --mode min or --mode max")
 
 
 def replaced_dimensions(options: Any, job: Job) -> dict[str, Dimension]:
