@@ -28,7 +28,10 @@ def run_metric(job: Job, metric: str | None, mode: str | None) -> tuple[str, str
     if metric is None:
         return job.metric, mode or job.mode
     if metric not in job.metrics:
-        raise BadInputError(f"--metric {metric!r}: job {job.name} reports {', '.join(job.metrics)}")
+        raise BadInputError(
+            f"--metric {metric!r}: choose one of the metrics job {job.name} reports for "
+            f"selection: {', '.join(job.metrics)} (the test set never chooses)"
+        )
     if mode is None:
         try:
             mode = default_mode(metric)
