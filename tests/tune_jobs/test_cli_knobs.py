@@ -103,6 +103,7 @@ def test_methods_lists_every_knob_with_its_type_and_default(capsys):
             assert f"--method-opt {knob.name} ({knob.kind.__name__}, default {knob.default}" in out
 
 
+@pytest.mark.slow  # Ray runs: tens of seconds on two cores
 def test_ranges_knobs_metric_and_mlflow_tracking_in_one_run(ray_local, mnist_dir, tmp_path, capsys):
     from mlflow.tracking import MlflowClient
 
@@ -152,6 +153,7 @@ def test_ranges_knobs_metric_and_mlflow_tracking_in_one_run(ray_local, mnist_dir
     assert "selection metric `val_loss` (min)" in (tmp_path / "report" / "report.md").read_text()
 
 
+@pytest.mark.slow  # Ray runs: tens of seconds on two cores
 def test_compare_applies_a_knob_to_the_methods_that_declare_it(
     ray_local, mnist_dir, tmp_path, capsys
 ):
@@ -171,6 +173,7 @@ def test_compare_applies_a_knob_to_the_methods_that_declare_it(
     assert asha["settings"]["options"] == {"reduction_factor": 2}
 
 
+@pytest.mark.slow  # Ray runs: tens of seconds on two cores
 def test_init_from_takes_the_source_network_unless_set(ray_local, mnist_dir, tmp_path, capsys):
     source = _run("mnist-l2", "--smoke-test", "--name", "l2", data=mnist_dir, storage=tmp_path)
     assert main(source) == 0
