@@ -21,6 +21,7 @@ from analysis.results import (
     curves_frame,
     load_experiment,
     read_run_info,
+    recorded_metric,
     trials_frame,
 )
 from trainables import metrics
@@ -63,8 +64,9 @@ def build_table(experiment: str | Path) -> tuple[pd.DataFrame, dict[str, Any]]:
         "source": str(experiment),
         "job": info.get("job"),
         "method": info.get("method"),
-        "metric": metrics.METRIC,
-        "mode": metrics.MODE,
+        # The metric the recorded run optimised: a replay optimises the same by default.
+        "metric": recorded_metric(info, metrics.METRIC, metrics.MODE)[0],
+        "mode": recorded_metric(info, metrics.METRIC, metrics.MODE)[1],
         "epochs": int(frame[metrics.EPOCH].max()),
         "configs": len(trials),
         "tuned": [c.removeprefix(CONFIG_PREFIX) for c in tuned],

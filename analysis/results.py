@@ -25,7 +25,7 @@ from analysis.experiment import (
     list_folder,
     load_experiment,
 )
-from analysis.layout import ITERATION, MANIFEST_FILE, RUN_FILE, TIME_TOTAL
+from analysis.layout import COMPARE, ITERATION, MANIFEST_FILE, RUN_FILE, TIME_TOTAL, folder_kind
 from trainables import metrics
 
 CONFIG_PREFIX = "config/"
@@ -59,6 +59,34 @@ def read_run_info(grid_or_path: Experiment | str | Path) -> dict[str, Any]:
         return {}
     with filesystem.open_input_stream(target) as stream:
         return json.loads(stream.readall().decode())
+
+
+def recorded_metric(info: dict[str, Any], metric: str, mode: str) -> tuple[str, str]:
+    """The metric and mode a run file (`read_run_info`) says its run optimised; else the given."""
+    settings = info.get("settings") or {}
+    return settings.get("metric") or metric, settings.get("mode") or mode
+
+
+def manifest_metric(manifest: dict[str, Any]) -> tuple[str, str]:
+    """The metric and mode the runs of a compare manifest optimised (val_acc/max before they
+    were recorded)."""
+    return manifest.get("metric") or metrics.METRIC, manifest.get("mode") or metrics.MODE
+
+
+def folder_metric(
+    path: str | Path, metric: str | None = None, mode: str | None = None
+) -> tuple[str, str]:
+    """The metric and mode to score the experiment or compare folder at `path` by: those given,
+    else those its run recorded (run file or manifest), else val_acc/max. A metric given
+    without a mode takes the recorded mode if the run optimised it, else what its name says."""
+    if folder_kind(list_folder(path)[2]) == COMPARE:
+        recorded = manifest_metric(read_manifest(path))
+    else:
+        recorded = recorded_metric(read_run_info(path), metrics.METRIC, metrics.MODE)
+    metric = metric or recorded[0]
+    if mode is None:
+        mode = recorded[1] if metric == recorded[0] else metrics.default_mode(metric)
+    return metric, mode
 
 
 def _flatten(config: dict[str, Any], prefix: str = CONFIG_PREFIX) -> dict[str, Any]:

@@ -14,6 +14,19 @@ DIVERGED = "diverged"  # True on the one report of a trial whose loss became NaN
 METRIC = VAL_ACC
 MODE = "max"
 
+
+def default_mode(metric: str) -> str:
+    """max for an accuracy, min for a loss or cost; ValueError when the name does not say."""
+    if metric.endswith("acc"):
+        return "max"
+    if metric.endswith(("loss", "cost")):
+        return "min"
+    raise ValueError(f"metric {metric}: say whether to maximise it: --mode min or --mode max")
+
+
+# What a run may optimise instead (`tune-jobs run --metric`): validation and training scores only.
+SELECTABLE = (VAL_ACC, VAL_LOSS, TRAIN_LOSS, TRAIN_COST)
+
 # Schedulers count resources in Ray's own per-report counter, which equals epochs here.
 RESOURCE_ATTR = "training_iteration"
 

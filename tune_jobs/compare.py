@@ -16,9 +16,8 @@ import pandas as pd
 
 from analysis.compare import anytime, run_scores, time_to_target
 from analysis.layout import MANIFEST_FILE
-from analysis.results import load_compare
+from analysis.results import load_compare, manifest_metric, read_manifest
 from search_spaces.methods import METHODS
-from trainables import metrics
 from tune_jobs.console import Progress
 from tune_jobs.errors import BadInputError
 from tune_jobs.execute import ensure_ray, execute, unfinished
@@ -60,14 +59,18 @@ def plan_compare(
     storage = f"{base.storage.rstrip('/')}/{parent}"
     budget = base.budget_epochs
     if budget is None:  # a probe only: prepare writes nothing
-        grid = dataclasses.replace(base, method="grid", storage=storage, name="probe")
+        grid = dataclasses.replace(
+            base, method="grid", method_options={}, storage=storage, name="probe"
+        )
         probe = prepare(grid, job)
         budget = probe.space.grid_size() * probe.settings.max_epochs
+    applied = method_options(base.method_options, methods)
     runs = [
         prepare(
             dataclasses.replace(
                 base,
                 method=method,
+                method_options=applied[method],
                 seed=base.seed + offset,
                 budget_epochs=budget,
                 storage=storage,
@@ -79,6 +82,24 @@ def plan_compare(
         for offset in range(seeds)
     ]
     return runs, budget
+
+
+def method_options(options: dict[str, str], methods: Sequence[str]) -> dict[str, dict[str, str]]:
+    """Each method's share of the `--method-opt` knobs: those it declares. A knob no method
+    declares is refused; the methods that ignore a knob are said."""
+    declared = {name: {knob.name for knob in METHODS[name].knobs} for name in methods}
+    unknown = [knob for knob in options if not any(knob in d for d in declared.values())]
+    if unknown:
+        knobs = {f"{m}: {METHODS[m].knob_names()}" for m in methods}
+        raise BadInputError(
+            f"--method-opt {', '.join(unknown)}: no method here declares it; knobs: "
+            + "; ".join(sorted(knobs))
+        )
+    for knob in options:
+        ignoring = [name for name in methods if knob not in declared[name]]
+        if ignoring:
+            print(f"--method-opt {knob}: ignored by {', '.join(ignoring)} (not their knob)")
+    return {m: {k: v for k, v in options.items() if k in declared[m]} for m in methods}
 
 
 def run_compare(
@@ -108,7 +129,12 @@ def run_compare(
         "time_budget": base.time_budget,
         "replay": None if replay is None else replay_record(replay, data),
         "created": time.time(),
+        # What every run optimised (`--metric`/`--mode`, else the job's); reports read it.
+        "metric": runs[0].settings.metric,
+        "mode": runs[0].settings.mode,
         "options": dataclasses.asdict(base),
+        # The --method-opt knobs each method took (the others ignored them).
+        "method_options": {run.method: run.options.method_options for run in runs},
         "runs": [],
     }
     progress = Progress(len(runs))
@@ -154,16 +180,18 @@ def run_outcome(results: Any) -> dict[str, Any]:
 
 def method_summary(path: str) -> tuple[pd.DataFrame, float | None]:
     """Per method of the compare folder `path`: runs, trials that trained, the median over seeds
-    of the best val_acc, and the median epochs to reach the target (the median of all runs'
-    scores, the report's default); and that target (None before any run trained)."""
-    _, runs, _, curves = load_compare(path)
+    of the best score by the metric the runs optimised, and the median epochs to reach the
+    target (the median of all runs' scores, the report's default); and that target (None before
+    any run trained)."""
+    metric, mode = manifest_metric(read_manifest(path))
+    _, runs, _, curves = load_compare(path, metric, mode)
     table = runs.groupby("method", sort=False).agg(runs=("seed", "size"), trained=("trials", "sum"))
-    if curves.empty or metrics.METRIC not in curves:
+    if curves.empty or metric not in curves:
         return table, None
-    scores = run_scores(curves)
+    scores = run_scores(curves, metric, mode)
     target = float(scores["score"].median())
-    reach = time_to_target(anytime(curves), target)
-    table[f"best {metrics.METRIC} (median)"] = scores.groupby("method")["score"].median()
+    reach = time_to_target(anytime(curves, metric, mode), target, mode)
+    table[f"best {metric} (median)"] = scores.groupby("method")["score"].median()
     table["epochs to target (median)"] = reach.groupby(level="method")["epochs_to_target"].median()
     return table, target
 
@@ -175,7 +203,8 @@ def format_summary(table: pd.DataFrame, target: float | None) -> str:
         shown[column] = [_cell(value, column) for value in table[column]]
     text = shown.to_string(index_names=False)
     if target is not None:
-        text += f"\nTarget {metrics.METRIC}: {target:.4f} (the median of all runs' best)"
+        metric = table.columns[2].removeprefix("best ").removesuffix(" (median)")
+        text += f"\nTarget {metric}: {target:.4f} (the median of all runs' best)"
     return text
 
 

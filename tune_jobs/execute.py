@@ -35,9 +35,10 @@ from tune_jobs.console import prepare_console, tensorboard_hint, trial_table
 from tune_jobs.errors import BadInputError
 from tune_jobs.guard import StorageFullStop, StorageGuard, restored_guard
 from tune_jobs.jobs import Job, get_job
-from tune_jobs.options import Prepared, RunOptions, initial_weights, load_data
+from tune_jobs.options import Prepared, RunOptions, load_data, space_and_init
 from tune_jobs.resources import resume_with_resources, trial_resources
 from tune_jobs.storage import Folder
+from tune_jobs.tracking import tracking_callback, ui_command
 
 
 def trainable(
@@ -54,6 +55,10 @@ def build_tuner(prepared: Prepared, data: Any, guard: StorageGuard | None = None
     """The `tune.Tuner` of a prepared run: its method's plan, checkpoints, retries and budget."""
     job, plan, options = prepared.job, prepared.plan, prepared.options
     budget = EpochBudget(options.budget_epochs) if options.budget_epochs else None
+    tracker = None
+    if prepared.tracking_uri is not None:
+        tags = {**asdict(options), "job": job.name, "method": prepared.method}
+        tracker = tracking_callback(prepared.tracking_uri, prepared.name, tags)
     return tune.Tuner(
         trainable(job, data, prepared.init, options.cpus_per_trial, options.gpus_per_trial),
         param_space=plan.param_space,
@@ -81,7 +86,7 @@ def build_tuner(prepared: Prepared, data: Any, guard: StorageGuard | None = None
             failure_config=tune.FailureConfig(max_failures=options.max_failures),
             stop=budget,
             # As a callback the budget sees which trials still save or run (see EpochBudget).
-            callbacks=[c for c in (budget, guard) if c is not None] or None,
+            callbacks=[c for c in (budget, guard, tracker) if c is not None] or None,
             # The live table: epoch, val_acc, test_acc... (Ray's default keeps the first four).
             progress_reporter=trial_table(str(prepared.folder)),
             verbose=1,
@@ -106,6 +111,8 @@ def execute(prepared: Prepared, data: Any) -> tune.ResultGrid:
     }
     prepared.folder.write_json(RUN_FILE, record)  # first: `resume` needs it after a crash
     print(tensorboard_hint(str(prepared.folder)))
+    if prepared.tracking_uri is not None:
+        print(f"MLflow:      {ui_command(prepared.tracking_uri)}")
     results = tuner.fit()
     close(prepared.folder, closing_record(record, results), guard)
     return results
@@ -205,13 +212,17 @@ def resume(
         record["options"]["gpus_per_trial"] = gpus_per_trial
     if not (address or os.environ.get("RAY_ADDRESS")):  # before the data is read
         check_gpus_per_trial(options.gpus_per_trial, local_gpus(), "this machine")
+    settings = record.get("settings") or {}
     job = get_job(record["job"])
+    job = replace(
+        job, metric=settings.get("metric", job.metric), mode=settings.get("mode", job.mode)
+    )
     data = load_data(job, options)
     ensure_ray(address)
     check_node_resources(options)
     check_storage(folder.location)
     # Trials that had not started still need their starting weights.
-    init = initial_weights(options, job, job.space().pin(options.overrides))
+    _, init = space_and_init(options, job)
     prepare_console()  # the restored run config holds its own table
     tuner = tune.Tuner.restore(
         folder.location,

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
-from analysis.results import NotAnExperimentError, load_experiment
+from ray.tune import Checkpoint
+
+from analysis.results import NotAnExperimentError, load_experiment, read_run_info, recorded_metric
 from search_spaces.space import SearchSpace
 from trainables.reporting import NotACheckpointError, load_checkpoint_state
 from tune_jobs.jobs import Job
@@ -38,43 +41,75 @@ def architecture_differences(
     return differences
 
 
-def load_init(path: str, job: Job, space: SearchSpace) -> dict[str, Any]:
-    """The best checkpoint (by the job's metric) of the experiment at `path`, checked to fit.
+@dataclass(frozen=True)
+class Source:
+    """The best checkpoint of an `--init-from` experiment, by the metric that run optimised."""
 
-    Returns the `init` a trainable takes: `model` (a state dict), `source_trial`,
-    `source_checkpoint` and `source_metric`. Raises InitFromError before any trial starts.
-    """
+    path: str
+    score: float
+    metric: str
+    checkpoint: Checkpoint
+    trial: str | None
+    config: dict[str, Any]
+
+
+def best_source(path: str, job: Job) -> Source:
+    """The best checkpoint of the experiment at `path`, by the metric and mode its run file
+    records (the job's own when it has none). InitFromError before any trial starts."""
     if not job.architecture:
         raise InitFromError(f"job {job.name} cannot start from another experiment's weights")
     try:
         grid = load_experiment(path)
     except NotAnExperimentError as error:
         raise InitFromError(f"--init-from: {error}") from None
-    sign = 1 if job.mode == "max" else -1
+    metric, mode = recorded_metric(read_run_info(grid), job.metric, job.mode)
+    sign = 1 if mode == "max" else -1
     best = None
     for result in grid:
         for checkpoint, values in result.best_checkpoints:
-            score = values.get(job.metric)
+            score = values.get(metric)
             if score is not None and (best is None or sign * score > sign * best[0]):
                 best = (score, checkpoint, values, result)
     if best is None:
         raise InitFromError(f"--init-from {path}: no trial there saved a checkpoint with "
-                            f"{job.metric}")  # fmt: skip
+                            f"{metric}")  # fmt: skip
     score, checkpoint, values, result = best
-    trial = values.get("trial_id")
-    differences = architecture_differences(job, space, dict(result.config))
+    return Source(path, score, metric, checkpoint, values.get("trial_id"), dict(result.config))
+
+
+def architecture_pins(job: Job, source: Source, chosen: set[str]) -> dict[str, Any]:
+    """The source trial's value of every architecture hyperparameter the user did not choose
+    (`chosen`: --set, --range, --choice) nor the job holds: the run takes the source's network."""
+    try:
+        there = job.validate({k: v for k, v in source.config.items() if k not in job.enforced})
+    except ValueError:
+        return {}  # not this job's config: `load_init` names the difference
+    return {
+        name: getattr(there, name)
+        for name in job.architecture
+        if name not in chosen and name not in job.enforced
+    }
+
+
+def load_init(source: Source, job: Job, space: SearchSpace) -> dict[str, Any]:
+    """The `init` a trainable takes from `source`, checked to fit this run's network.
+
+    Returns `model` (a state dict), `source_trial`, `source_checkpoint` and `source_metric`.
+    Raises InitFromError before any trial starts.
+    """
+    differences = architecture_differences(job, space, source.config)
     if differences:
         raise InitFromError(
-            f"--init-from {path}: the network differs from that of its best trial {trial}: "
-            + "; ".join(differences)
+            f"--init-from {source.path}: the network differs from that of its best trial "
+            f"{source.trial}: " + "; ".join(differences)
         )
     try:
-        state = load_checkpoint_state(checkpoint)
+        state = load_checkpoint_state(source.checkpoint)
     except NotACheckpointError as error:
-        raise InitFromError(f"--init-from {path}: {error}") from None
+        raise InitFromError(f"--init-from {source.path}: {error}") from None
     return {
         "model": state["model"],
-        "source_trial": trial,
-        "source_checkpoint": checkpoint.path,
-        "source_metric": score,
+        "source_trial": source.trial,
+        "source_checkpoint": source.checkpoint.path,
+        "source_metric": source.score,
     }

@@ -40,6 +40,8 @@ class Job:
     default_method: str = "grid"
     metric: str = metrics.METRIC
     mode: str = metrics.MODE
+    # The metrics its trials report that `--metric` may choose (with `metric` among them).
+    metrics: tuple[str, ...] = metrics.SELECTABLE
     # Tune's actor reuse: a finished trial's worker process starts the next trial (its function
     # anew, with its own config), saving the process start and torch import of each trial.
     reuse_actors: bool = False
@@ -61,6 +63,8 @@ class Job:
     def __post_init__(self) -> None:
         if self.max_epochs < 1:
             raise ValueError(f"job {self.name}: max_epochs must be >= 1")
+        if self.metric not in self.metrics:
+            raise ValueError(f"job {self.name}: metric {self.metric} is not among {self.metrics}")
 
     def check_space(self, space: SearchSpace) -> None:
         """Validate every grid point and both ends of every range against the trainable's config."""

@@ -20,9 +20,11 @@ from tune_jobs.cluster.nodes import (
     local_gpus,
 )
 from tune_jobs.errors import BadInputError
-from tune_jobs.init_from import InitFromError, load_init
+from tune_jobs.init_from import InitFromError, architecture_pins, best_source, load_init
 from tune_jobs.jobs import Job, get_job
+from tune_jobs.overrides import parse_pins, run_epochs, run_metric, run_space
 from tune_jobs.storage import Folder, check_name, check_storage_root
+from tune_jobs.tracking import tracking_uri
 
 DEFAULT_STORAGE = "./results"
 SMOKE_TRAIN_IMAGES = 512
@@ -51,6 +53,13 @@ class RunOptions:
     max_failures: int = 2
     smoke_test: bool = False
     init_from: str | None = None  # an experiment whose best checkpoint every trial starts from
+    # KEY -> "LOW:HIGH[:log]" and KEY -> "A,B,C": dimensions that replace the job's (`overrides`)
+    ranges: dict[str, str] = field(default_factory=dict)
+    choices: dict[str, str] = field(default_factory=dict)
+    method_options: dict[str, str] = field(default_factory=dict)  # knob -> value, as given
+    metric: str | None = None  # None: the job's own
+    mode: str | None = None  # None: the job's own, or what the metric's name says
+    track: str | None = None  # "mlflow" or "mlflow=TRACKING_URI" (`tune_jobs.tracking`)
 
     def __post_init__(self) -> None:
         for option, value, low in (
@@ -72,6 +81,8 @@ class RunOptions:
             raise BadInputError(f"--seed must be an integer from 0 to {MAX_SEED}, got {self.seed}")
         if self.name is not None:
             check_name(self.name)
+        if self.mode not in (None, "min", "max"):
+            raise BadInputError(f"--mode must be min or max, got {self.mode!r}")
 
 
 def check_gpu_request(gpus: float) -> None:
@@ -98,6 +109,7 @@ class Prepared:
     storage: str
     name: str
     init: dict[str, Any] | None = None  # starting weights (`init_from.load_init`)
+    tracking_uri: str | None = None  # where `--track mlflow` logs (`tune_jobs.tracking`)
 
     @property
     def folder(self) -> Folder:
@@ -113,20 +125,22 @@ def prepare(options: RunOptions, job: Job | None = None, on_cluster: bool = Fals
     try:
         job = job or get_job(options.job)
         method = get_method(options.method or job.default_method)
-        overrides = {key: job.parse(key, value) for key, value in options.overrides.items()}
+        method_options = method.parse_options(options.method_options)
     except (KeyError, ValueError) as error:
         raise BadInputError(str(error)) from None
-    max_epochs = 1 if options.smoke_test else options.max_epochs or job.max_epochs
-    space = _space(options, job, {**{"epochs": max_epochs, "seed": options.seed}, **overrides})
+    metric, mode = run_metric(job, options.metric, options.mode)
+    job = replace(job, metric=metric, mode=mode)  # the job as this run scores its trials
+    space, init = space_and_init(options, job)
     settings = MethodSettings(
-        metric=job.metric,
-        mode=job.mode,
-        max_epochs=max_epochs,
+        metric=metric,
+        mode=mode,
+        max_epochs=run_epochs(options, job),
         resource_attr=metrics.RESOURCE_ATTR,
         seed=options.seed,
         samples=1 if options.smoke_test else options.samples,
         concurrency=options.concurrency,
         budget_epochs=options.budget_epochs,
+        options=method_options,
     )
     plan = _plan_within_budget(method, space, settings)
     check_address(options.address)
@@ -143,8 +157,10 @@ def prepare(options: RunOptions, job: Job | None = None, on_cluster: bool = Fals
             f"{storage}/{name} already exists; choose another --name (results are never "
             "overwritten)"
         )
-    init = initial_weights(options, job, space)
-    return Prepared(options, job, method.name, space, settings, plan, str(storage), name, init)
+    tracking = tracking_uri(options.track, str(storage))
+    return Prepared(
+        options, job, method.name, space, settings, plan, str(storage), name, init, tracking
+    )
 
 
 def _build(method: Method, space: SearchSpace, settings: MethodSettings) -> Plan:
@@ -187,26 +203,37 @@ def _grid_points(param_space: dict[str, Any]) -> int:
     return math.prod(sizes)
 
 
-def _space(options: RunOptions, job: Job, pins: dict[str, Any]) -> SearchSpace:
-    """The job's space with `pins` fixed (and one point only for a smoke test), checked."""
-    try:
-        space = job.space().pin(pins)
-        if options.smoke_test:  # one configuration: the first grid point of every dimension
-            space = space.pin({k: d.grid[0] for k, d in space.dimensions.items()})
-        job.check_space(space)
-    except ValueError as error:
-        raise BadInputError(str(error)) from None
-    return space
+def space_and_init(options: RunOptions, job: Job) -> tuple[SearchSpace, dict[str, Any] | None]:
+    """The run's search space and, with `--init-from`, its starting weights.
 
-
-def initial_weights(options: RunOptions, job: Job, space: SearchSpace) -> dict[str, Any] | None:
-    """The `--init-from` experiment's best weights, checked to fit this run's network."""
+    An `--init-from` run takes the source trial's network: every architecture hyperparameter
+    the user did not choose is pinned to the source's value.
+    """
+    pins = {"epochs": run_epochs(options, job), "seed": options.seed, **parse_pins(options, job)}
     if options.init_from is None:
-        return None
+        return run_space(options, job, pins), None
     try:
-        return load_init(options.init_from, job, space)
+        source = best_source(options.init_from, job)
+        chosen = {*options.overrides, *options.ranges, *options.choices}
+        taken = architecture_pins(job, source, chosen)
+        space = run_space(options, job, {**pins, **taken})
+        _say_taken(job, run_space(options, job, pins), taken)
+        return space, load_init(source, job, space)
     except InitFromError as error:
         raise BadInputError(str(error)) from None
+
+
+def _say_taken(job: Job, own: SearchSpace, taken: dict[str, Any]) -> None:
+    """One line naming the architecture values `--init-from` changed in this run's space."""
+    base = job.validate({**own.fixed, **{k: d.grid[0] for k, d in own.dimensions.items()}})
+    changed = {
+        name: value
+        for name, value in taken.items()
+        if name in own.dimensions or getattr(base, name) != value
+    }
+    if changed:
+        pairs = ", ".join(f"{name}={value!r}" for name, value in changed.items())
+        print(f"--init-from: this run takes the source trial's network: {pairs}")
 
 
 def load_data(job: Job, options: RunOptions) -> Any:

@@ -76,6 +76,9 @@ def replay_job(options: RunOptions, table_path: str) -> Job:
         load_data=lambda data_dir=None: table,
         validate=lambda config: check_config(table, config),
         max_epochs=table.epochs,
+        # By default a replay optimises what the recorded run did (--metric changes it).
+        metric=table.meta.get("metric", job.metric),
+        mode=table.meta.get("mode", job.mode),
         reuse_actors=True,  # a replayed trial is milliseconds: do not start an actor for each
         # Replayed epochs take milliseconds: a PBT donor would delete the checkpoint an exploiting
         # trial is about to restore. Replay checkpoints are a few bytes, so keep them all.

@@ -66,9 +66,17 @@ class Study:
             overrides = self.base.overrides if job == "mnist-l2" else {}
             options = replace(
                 self.base, job=job, overrides=overrides, storage=str(self.folder),
-                name=".check-not-written", init_from=None,
+                name=".check-not-written", init_from=None, **self._space_options(job),
             )  # fmt: skip
             prepare(options)  # writes nothing
+
+    def _space_options(self, job: str) -> dict[str, Any]:
+        """--range and --choice, like --set, shape 4.1's space only; later stages pin its best."""
+        keep = job == "mnist-l2"
+        return {
+            "ranges": self.base.ranges if keep else {},
+            "choices": self.base.choices if keep else {},
+        }
 
     def stage(
         self, stage: str, job: str, overrides: dict[str, Any], init_from: str | None = None
@@ -88,7 +96,7 @@ class Study:
             print(f"Stage {stage}: job {job}, pinned {overrides}")
             options = replace(
                 self.base, job=job, overrides=overrides, storage=str(self.folder), name=stage,
-                init_from=init_from,
+                init_from=init_from, **self._space_options(job),
             )  # fmt: skip
             prepared = prepare(options)
             if self._data is None:  # every stage trains on the same MNIST splits

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from search_spaces.methods.base import (
     IncompatibleSpaceError,
+    Knob,
     Method,
     MethodSettings,
     MissingPackageError,
@@ -15,6 +16,7 @@ from search_spaces.methods.registry import METHODS, get_method
 __all__ = [
     "METHODS",
     "IncompatibleSpaceError",
+    "Knob",
     "Method",
     "MethodSettings",
     "MissingPackageError",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import ModuleType
@@ -44,6 +45,9 @@ class MethodSettings:
     samples: int | None = None  # None: the method's default
     concurrency: int | None = None  # None: the method's default
     budget_epochs: int | None = None  # the experiment's total epochs, when budgeted
+    # `--method-opt` values, parsed by the method's knobs (`Method.parse_options`); a knob not
+    # here takes its default (`knob_value`).
+    options: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.mode not in ("min", "max"):
@@ -62,6 +66,54 @@ class MethodSettings:
         if self.samples is not None:
             return self.samples
         return max(space.grid_size(), self.budget_epochs or 0)
+
+
+@dataclass(frozen=True)
+class Knob:
+    """A setting a method declares, changed with `--method-opt NAME=VALUE`."""
+
+    name: str
+    kind: type  # int or float
+    default: int | float
+    help: str
+    low: float  # smallest valid value
+    high: float = math.inf  # largest valid value
+
+    def __post_init__(self) -> None:
+        self.check(self.default)
+
+    def parse(self, text: Any) -> int | float:
+        """`text` as this knob's type, inside its range; ValueError saying what is valid."""
+        try:
+            number = float(text)
+            if self.kind is int and number != int(number):
+                raise ValueError(text)
+        except (TypeError, ValueError, OverflowError):
+            raise ValueError(f"{self.name}={text!r} is not {self.domain()}") from None
+        return self.check(self.kind(number))
+
+    def check(self, value: int | float) -> int | float:
+        if not self.low <= value <= self.high:
+            raise ValueError(f"{self.name}={value!r} is not {self.domain()}")
+        return value
+
+    def domain(self) -> str:
+        kind = "an integer" if self.kind is int else "a number"
+        if math.isinf(self.high):
+            return f"{kind} >= {self.low:g}"
+        return f"{kind} from {self.low:g} to {self.high:g}"
+
+    def describe(self) -> str:
+        """One line: name, type, default, valid range and help."""
+        return (
+            f"{self.name} ({self.kind.__name__}, default {self.default}, {self.domain()}): "
+            f"{self.help}"
+        )
+
+
+def knob_value(settings: MethodSettings, knob: Knob) -> int | float:
+    """The run's value of `knob`: its `--method-opt`, else its default."""
+    return settings.options.get(knob.name, knob.default)
 
 
 @dataclass(frozen=True)
@@ -86,8 +138,30 @@ class Method:
     pros: str
     cons: str
     build: Callable[[SearchSpace, MethodSettings], Plan]
-    knobs: Mapping[str, Any] = field(default_factory=dict)
+    knobs: tuple[Knob, ...] = ()  # what `--method-opt` may change
+    # Settings that come from other run options (e.g. concurrency from --concurrency).
+    notes: Mapping[str, str] = field(default_factory=dict)
     seeded: bool = True
+
+    def knob_names(self) -> str:
+        return ", ".join(knob.name for knob in self.knobs) or "none"
+
+    def parse_options(self, values: Mapping[str, Any]) -> dict[str, int | float]:
+        """`--method-opt` values parsed by this method's knobs; ValueError naming its knobs."""
+        knobs = {knob.name: knob for knob in self.knobs}
+        parsed = {}
+        for name, value in values.items():
+            if name not in knobs:
+                raise ValueError(
+                    f"method {self.name} has no knob {name!r}; its knobs: {self.knob_names()}"
+                )
+            try:
+                parsed[name] = knobs[name].parse(value)
+            except ValueError as error:
+                raise ValueError(
+                    f"method {self.name}: {error}; its knobs: {self.knob_names()}"
+                ) from None
+        return parsed
 
 
 def require(module: str, package: str, method: str) -> ModuleType:

@@ -13,10 +13,12 @@ from ray.tune.experiment import Trial
 from ray.tune.schedulers import AsyncHyperBandScheduler, HyperBandForBOHB, HyperBandScheduler
 
 from search_spaces.methods.base import (
+    Knob,
     Method,
     MethodSettings,
     Plan,
     basic_variants,
+    knob_value,
     limited,
     require,
     unlimited_variants,
@@ -24,14 +26,18 @@ from search_spaces.methods.base import (
 from search_spaces.space import SearchSpace
 
 REDUCTION_FACTOR = 3
+REDUCTION = Knob(
+    "reduction_factor", int, REDUCTION_FACTOR,
+    "eta: each rung keeps the best 1/eta of its trials and trains them eta times longer", low=2,
+)  # fmt: skip
+GRACE_PERIOD = Knob("grace_period", int, 1, "epochs every trial trains before it can be stopped",
+                    low=1)  # fmt: skip
 # A synchronous bracket decides once all its trials reach a rung, so all of them must exist:
 # trials are created up front and free CPUs, not --concurrency, bound how many run at once.
-HALVING_KNOBS = {
-    "reduction_factor": REDUCTION_FACTOR,
-    "min_epochs": "max_epochs / 3^(rungs-1)",
+HALVING_NOTES = {
+    "min_epochs": "max_epochs / reduction_factor^(rungs-1)",
     "concurrency": "free CPUs",
 }
-ASHA_KNOBS = {"grace_period": 1, "reduction_factor": REDUCTION_FACTOR}
 
 
 class SynchronousHyperBand(HyperBandScheduler):
@@ -108,7 +114,7 @@ def bracket_samples(
     trials = spent = 0
     for s in itertools.cycle(bracket_order(scheduler)):
         n, r = scheduler._get_n0(s), scheduler._get_r0(s)
-        cost = bracket_epochs(n, r, settings.max_epochs)
+        cost = bracket_epochs(n, r, settings.max_epochs, scheduler._eta)
         if trials and spent + cost > settings.budget_epochs:
             return trials
         trials, spent = trials + n, spent + cost
@@ -121,7 +127,7 @@ def _synchronous_plan(
     scheduler = scheduler_class(
         time_attr=settings.resource_attr,
         max_t=settings.max_epochs,
-        reduction_factor=REDUCTION_FACTOR,
+        reduction_factor=knob_value(settings, REDUCTION),
     )
     samples = bracket_samples(scheduler, space, settings)
     return Plan(space.distributions(), samples, unlimited_variants(settings), scheduler)
@@ -136,8 +142,17 @@ def _hyperband(space: SearchSpace, settings: MethodSettings) -> Plan:
 
 
 def _asha(space: SearchSpace, settings: MethodSettings) -> Plan:
+    grace_period = knob_value(settings, GRACE_PERIOD)
+    if grace_period > settings.max_epochs:  # Ray asserts it
+        raise ValueError(
+            f"asha: grace_period={grace_period} exceeds the {settings.max_epochs} epochs a trial "
+            "trains"
+        )
     scheduler = AsyncHyperBandScheduler(
-        time_attr=settings.resource_attr, max_t=settings.max_epochs, **ASHA_KNOBS
+        time_attr=settings.resource_attr,
+        max_t=settings.max_epochs,
+        grace_period=grace_period,
+        reduction_factor=knob_value(settings, REDUCTION),
     )
     samples = settings.default_samples(space)
     return Plan(space.distributions(), samples, basic_variants(settings), scheduler)
@@ -151,7 +166,7 @@ def _bohb(space: SearchSpace, settings: MethodSettings) -> Plan:
     scheduler = HyperBandForBOHB(
         time_attr=settings.resource_attr,
         max_t=settings.max_epochs,
-        reduction_factor=REDUCTION_FACTOR,
+        reduction_factor=knob_value(settings, REDUCTION),
     )
     searcher = limited(TuneBOHB(seed=settings.seed), settings)
     samples = settings.default_samples(space)
@@ -166,7 +181,8 @@ HALVING_METHODS = (
         "Spends most epochs on the best configurations; simple; promotions compare equals.",
         "Waits for a full rung before promoting; one aggressive bracket can drop late bloomers.",
         _sha,
-        HALVING_KNOBS,
+        (REDUCTION,),
+        HALVING_NOTES,
     ),
     Method(
         "hyperband",
@@ -175,7 +191,8 @@ HALVING_METHODS = (
         "Hedges over how early to stop; strong anytime performance with no model.",
         "Synchronous rungs pause trials; the conservative brackets cost full training.",
         _hyperband,
-        HALVING_KNOBS,
+        (REDUCTION,),
+        HALVING_NOTES,
     ),
     Method(
         "asha",
@@ -184,7 +201,8 @@ HALVING_METHODS = (
         "Stops poor trials early without waiting for a full rung; keeps workers busy.",
         "Can stop late bloomers; promotions are noisier than synchronous halving.",
         _asha,
-        ASHA_KNOBS,
+        (GRACE_PERIOD, REDUCTION),
+        {"concurrency": "--concurrency (default: free CPUs)"},
     ),
     Method(
         "bohb",
@@ -193,6 +211,7 @@ HALVING_METHODS = (
         "Hyperband's early stopping plus a model that learns where good configurations lie.",
         "Needs hpbandster + ConfigSpace; the model helps only after enough finished rungs.",
         _bohb,
-        {**HALVING_KNOBS, "concurrency": "--concurrency (default 2)"},
+        (REDUCTION,),
+        {**HALVING_NOTES, "concurrency": "--concurrency (default 2)"},
     ),
 )

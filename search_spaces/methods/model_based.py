@@ -8,9 +8,11 @@ from __future__ import annotations
 
 from search_spaces.methods.base import (
     IncompatibleSpaceError,
+    Knob,
     Method,
     MethodSettings,
     Plan,
+    knob_value,
     limited,
     numeric_dimensions,
     require,
@@ -18,7 +20,10 @@ from search_spaces.methods.base import (
 from search_spaces.space import SearchSpace
 
 STARTUP_TRIALS = 5  # random proposals before the model takes over
-MODEL_KNOBS = {"startup_trials": STARTUP_TRIALS, "concurrency": "--concurrency (default 2)"}
+STARTUP = Knob(
+    "startup_trials", int, STARTUP_TRIALS, "random proposals before the model takes over", low=1
+)
+MODEL_NOTES = {"concurrency": "--concurrency (default 2)"}
 
 
 def _optuna_plan(space: SearchSpace, settings: MethodSettings, sampler) -> Plan:
@@ -30,14 +35,18 @@ def _optuna_plan(space: SearchSpace, settings: MethodSettings, sampler) -> Plan:
 
 def _tpe(space: SearchSpace, settings: MethodSettings) -> Plan:
     optuna = require("optuna", "optuna", "tpe")
-    sampler = optuna.samplers.TPESampler(seed=settings.seed, n_startup_trials=STARTUP_TRIALS)
+    sampler = optuna.samplers.TPESampler(
+        seed=settings.seed, n_startup_trials=knob_value(settings, STARTUP)
+    )
     return _optuna_plan(space, settings, sampler)
 
 
 def _gp(space: SearchSpace, settings: MethodSettings) -> Plan:
     optuna = require("optuna", "optuna", "gp")
     require("scipy", "scipy", "gp")
-    sampler = optuna.samplers.GPSampler(seed=settings.seed, n_startup_trials=STARTUP_TRIALS)
+    sampler = optuna.samplers.GPSampler(
+        seed=settings.seed, n_startup_trials=knob_value(settings, STARTUP)
+    )
     return _optuna_plan(space, settings, sampler)
 
 
@@ -52,7 +61,9 @@ def _cmaes(space: SearchSpace, settings: MethodSettings) -> Plan:
         )
     # Categorical dimensions are drawn by Optuna's independent (random) sampler.
     sampler = optuna.samplers.CmaEsSampler(
-        seed=settings.seed, n_startup_trials=STARTUP_TRIALS, warn_independent_sampling=False
+        seed=settings.seed,
+        n_startup_trials=knob_value(settings, STARTUP),
+        warn_independent_sampling=False,
     )
     return _optuna_plan(space, settings, sampler)
 
@@ -62,7 +73,10 @@ def _hyperopt(space: SearchSpace, settings: MethodSettings) -> Plan:
     from ray.tune.search.hyperopt import HyperOptSearch
 
     searcher = limited(
-        HyperOptSearch(random_state_seed=settings.seed, n_initial_points=STARTUP_TRIALS), settings
+        HyperOptSearch(
+            random_state_seed=settings.seed, n_initial_points=knob_value(settings, STARTUP)
+        ),
+        settings,
     )
     return Plan(space.distributions(), settings.default_samples(space), searcher)
 
@@ -75,7 +89,8 @@ MODEL_BASED_METHODS = (
         "Handles log, integer and categorical dimensions natively; cheap model; strong default.",
         "Sequential: little gain from parallel workers; full-length trials only.",
         _tpe,
-        MODEL_KNOBS,
+        (STARTUP,),
+        MODEL_NOTES,
     ),
     Method(
         "hyperopt",
@@ -84,7 +99,8 @@ MODEL_BASED_METHODS = (
         "Same idea as tpe, independent implementation: a check on Optuna's.",
         "Sequential; slower model updates than Optuna; full-length trials only.",
         _hyperopt,
-        MODEL_KNOBS,
+        (STARTUP,),
+        MODEL_NOTES,
     ),
     Method(
         "gp",
@@ -94,7 +110,8 @@ MODEL_BASED_METHODS = (
         "Sample-efficient on few smooth continuous dimensions.",
         "Cubic cost in trials; weaker on categorical and conditional spaces.",
         _gp,
-        MODEL_KNOBS,
+        (STARTUP,),
+        MODEL_NOTES,
     ),
     Method(
         "cmaes",
@@ -104,6 +121,7 @@ MODEL_BASED_METHODS = (
         "Robust on rugged continuous spaces; invariant to rescaling.",
         "Needs many trials for its covariance; no categorical model; >= 2 numeric dimensions.",
         _cmaes,
-        MODEL_KNOBS,
+        (STARTUP,),
+        MODEL_NOTES,
     ),
 )

@@ -6,11 +6,13 @@ from ray.tune.schedulers import PopulationBasedTraining
 
 from search_spaces.methods.base import (
     IncompatibleSpaceError,
+    Knob,
     Method,
     MethodSettings,
     Plan,
     basic_variants,
     fixed_only,
+    knob_value,
     limited,
     numeric_dimensions,
     require,
@@ -20,12 +22,17 @@ from search_spaces.space import Float, SearchSpace
 GA_POPULATION = 8
 PSO_POPULATION = 8
 PBT_POPULATION = 8
-PBT_KNOBS = {
-    "population": f"--samples, else budget / max_epochs, else {PBT_POPULATION}",
-    "perturbation_interval": 1,
-    "quantile_fraction": 0.25,
-    "resample_probability": 0.25,
-}
+GA_SIZE = Knob("population", int, GA_POPULATION, "configurations per generation", low=2)
+PARTICLES = Knob("particles", int, PSO_POPULATION, "particles in the swarm", low=2)
+PBT_INTERVAL = Knob("perturbation_interval", int, 1, "epochs between exploit/explore steps", low=1)
+PBT_QUANTILE = Knob(
+    "quantile_fraction", float, 0.25,
+    "bottom fraction that copies the top fraction's weights", low=0.0, high=0.5,
+)  # fmt: skip
+PBT_RESAMPLE = Knob(
+    "resample_probability", float, 0.25,
+    "chance a value is redrawn from its distribution, not perturbed", low=0.0, high=1.0,
+)  # fmt: skip
 
 
 def _ga(space: SearchSpace, settings: MethodSettings) -> Plan:
@@ -33,8 +40,10 @@ def _ga(space: SearchSpace, settings: MethodSettings) -> Plan:
     from ray.tune.search.optuna import OptunaSearch
 
     # NSGA-II with one objective is an elitist genetic algorithm: binary tournament selection,
-    # uniform crossover and per-gene mutation over a population of GA_POPULATION.
-    sampler = optuna.samplers.NSGAIISampler(population_size=GA_POPULATION, seed=settings.seed)
+    # uniform crossover and per-gene mutation over a population (GA_SIZE).
+    sampler = optuna.samplers.NSGAIISampler(
+        population_size=knob_value(settings, GA_SIZE), seed=settings.seed
+    )
     searcher = limited(OptunaSearch(sampler=sampler), settings)
     return Plan(space.distributions(), settings.default_samples(space), searcher)
 
@@ -51,7 +60,9 @@ def _pso(space: SearchSpace, settings: MethodSettings) -> Plan:
     parametrization = NevergradSearch.convert_search_space(space.distributions())
     parametrization.random_state = np.random.RandomState(settings.seed)
     samples = settings.default_samples(space)
-    optimizer = ng.optimizers.ConfiguredPSO(popsize=PSO_POPULATION)(parametrization, budget=samples)
+    optimizer = ng.optimizers.ConfiguredPSO(popsize=knob_value(settings, PARTICLES))(
+        parametrization, budget=samples
+    )
     # With its space set at build, NevergradSearch ignores Tune's metric and mode: pass them here.
     searcher = NevergradSearch(
         optimizer=optimizer, space=None, metric=settings.metric, mode=settings.mode
@@ -81,9 +92,9 @@ def _pbt(space: SearchSpace, settings: MethodSettings) -> Plan:
         population = PBT_POPULATION
     scheduler = PopulationBasedTraining(
         time_attr=settings.resource_attr,
-        perturbation_interval=PBT_KNOBS["perturbation_interval"],
-        quantile_fraction=PBT_KNOBS["quantile_fraction"],
-        resample_probability=PBT_KNOBS["resample_probability"],
+        perturbation_interval=knob_value(settings, PBT_INTERVAL),
+        quantile_fraction=knob_value(settings, PBT_QUANTILE),
+        resample_probability=knob_value(settings, PBT_RESAMPLE),
         hyperparam_mutations=mutations,
     )
     return Plan(
@@ -97,21 +108,23 @@ POPULATION_METHODS = (
         "ga",
         "evolutionary",
         f"Genetic algorithm (Optuna's NSGA-II sampler, one objective): population "
-        f"{GA_POPULATION}, tournament selection, uniform crossover, mutation.",
+        f"{GA_POPULATION} by default, tournament selection, uniform crossover, mutation.",
         "No gradient or smoothness assumptions; mixes good configurations; seeded.",
         "Needs several generations (many trials) before it beats random search.",
         _ga,
-        {"population": GA_POPULATION, "crossover": "uniform", "concurrency": "--concurrency"},
+        (GA_SIZE,),
+        {"crossover": "uniform", "concurrency": "--concurrency (default 2)"},
     ),
     Method(
         "pso",
         "swarm",
         f"Particle swarm optimization (Nevergrad's PSO through NevergradSearch), "
-        f"{PSO_POPULATION} particles.",
+        f"{PSO_POPULATION} particles by default.",
         "Simple; particles share the best positions found; handles continuous spaces well.",
         "Categorical dimensions are relaxed, not native; needs many trials.",
         _pso,
-        {"particles": PSO_POPULATION, "concurrency": "--concurrency"},
+        (PARTICLES,),
+        {"concurrency": "--concurrency (default 2)"},
     ),
     Method(
         "pbt",
@@ -121,6 +134,7 @@ POPULATION_METHODS = (
         "Tunes schedules, not constants; one training run's cost per population member.",
         "Greedy: favours short-term gains; results depend on checkpoint timing.",
         _pbt,
-        PBT_KNOBS,
+        (PBT_INTERVAL, PBT_QUANTILE, PBT_RESAMPLE),
+        {"population": f"--samples, else budget / max_epochs, else {PBT_POPULATION}"},
     ),
 )

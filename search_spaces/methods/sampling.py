@@ -23,7 +23,7 @@ SAMPLING_METHODS = (
         "Exhaustive and reproducible; trivially parallel; easy to explain.",
         "Cost grows exponentially with dimensions; wastes trials on unimportant axes.",
         _grid,
-        {"passes": "--samples (default 1)"},
+        notes={"passes": "--samples (default 1)"},
         seeded=False,
     ),
     Method(

@@ -178,3 +178,69 @@ def test_pbt_explores_inside_the_space():
         for _ in range(20)
     ]  # fmt: skip
     assert not [outside(config, MIXED) for config in explored if outside(config, MIXED)]
+
+
+def _sampler(plan):
+    return plan.search_alg.searcher._sampler  # ConcurrencyLimiter(OptunaSearch(sampler))
+
+
+# Where each declared knob lands in the built searcher or scheduler (Ray's, Optuna's, Nevergrad's
+# and HyperOpt's own attributes): a knob a builder forgot to pass fails here.
+KNOB_READERS = {
+    ("sha", "reduction_factor"): lambda plan: plan.scheduler._eta,
+    ("hyperband", "reduction_factor"): lambda plan: plan.scheduler._eta,
+    ("bohb", "reduction_factor"): lambda plan: plan.scheduler._eta,
+    ("asha", "reduction_factor"): lambda plan: plan.scheduler._reduction_factor,
+    ("asha", "grace_period"): lambda plan: min(m for m, _ in plan.scheduler._brackets[0]._rungs),
+    ("tpe", "startup_trials"): lambda plan: _sampler(plan)._n_startup_trials,
+    ("gp", "startup_trials"): lambda plan: _sampler(plan)._n_startup_trials,
+    ("cmaes", "startup_trials"): lambda plan: _sampler(plan)._n_startup_trials,
+    ("hyperopt", "startup_trials"): lambda plan: plan.search_alg.searcher.algo.keywords[
+        "n_startup_jobs"
+    ],
+    ("ga", "population"): lambda plan: _sampler(plan)._population_size,
+    ("pso", "particles"): lambda plan: plan.search_alg.searcher._nevergrad_opt._config.popsize,
+    ("pbt", "perturbation_interval"): lambda plan: plan.scheduler._perturbation_interval,
+    ("pbt", "quantile_fraction"): lambda plan: plan.scheduler._quantile_fraction,
+    ("pbt", "resample_probability"): lambda plan: plan.scheduler._resample_probability,
+}
+DECLARED = sorted((m.name, k.name) for m in METHODS.values() for k in m.knobs)
+
+
+def test_every_declared_knob_has_a_reader():
+    assert DECLARED == sorted(KNOB_READERS)
+
+
+def _changed(knob) -> int | float:
+    """A valid value other than the knob's default."""
+    if knob.kind is int:
+        return knob.default + 1 if knob.default + 1 <= knob.high else knob.default - 1
+    return (knob.default + knob.high) / 2 if math.isfinite(knob.high) else knob.default * 2
+
+
+@pytest.mark.parametrize(("method", "name"), DECLARED)
+def test_a_knob_default_builds_and_a_changed_value_reaches_the_method(method, name):
+    entry = get_method(method)
+    knob = next(k for k in entry.knobs if k.name == name)
+    read = KNOB_READERS[(method, name)]
+    settings = MethodSettings(METRIC, MODE, MAX_EPOCHS, samples=SUGGESTIONS)
+    assert read(entry.build(MIXED, settings)) == knob.default
+    changed = _changed(knob)
+    options = entry.parse_options({name: str(changed)})
+    assert options == {name: changed}
+    plan = entry.build(MIXED, MethodSettings(METRIC, MODE, MAX_EPOCHS, samples=SUGGESTIONS,
+                                             options=options))  # fmt: skip
+    assert read(plan) == changed
+
+
+@pytest.mark.parametrize("value", ["0", "2.5", "many", "1e400"])
+def test_a_bad_knob_value_is_refused_naming_the_knobs(value):
+    with pytest.raises(ValueError, match="its knobs: grace_period, reduction_factor"):
+        get_method("asha").parse_options({"reduction_factor": value})
+
+
+def test_an_unknown_knob_is_refused_naming_the_knobs():
+    with pytest.raises(ValueError, match="no knob 'eta'; its knobs: reduction_factor"):
+        get_method("hyperband").parse_options({"eta": "2"})
+    with pytest.raises(ValueError, match="its knobs: none"):
+        get_method("random").parse_options({"eta": "2"})

@@ -199,11 +199,22 @@ def test_submit_forwards_every_run_option():
     from tune_jobs.cli.service import RUN_FLAGS, run_argv
     from tune_jobs.options import RunOptions
 
-    handled = set(RUN_FLAGS) | {"job", "overrides", "smoke_test", "address"}
+    pairs = {"overrides", "ranges", "choices", "method_options"}
+    handled = set(RUN_FLAGS) | pairs | {"job", "smoke_test", "address"}
     assert {f.name for f in fields(RunOptions)} <= handled
-    argv = run_argv(RunOptions("mnist-l2", overrides={"lr": "0.1"}, samples=3, smoke_test=True))
+    options = RunOptions(
+        "mnist-l2", overrides={"lr": "0.1"}, samples=3, smoke_test=True,
+        ranges={"dropout": "0.1:0.5"}, choices={"width": "32,64"},
+        method_options={"startup_trials": "3"}, metric="val_loss", track="mlflow",
+    )  # fmt: skip
+    argv = run_argv(options)
     assert argv[:2] == ["run", "mnist-l2"] and ["--samples", "3"] == argv[4:6]
     assert "--set" in argv and "lr=0.1" in argv and argv[-1] == "--smoke-test"
+    for flag, value in (
+        ("--range", "dropout=0.1:0.5"), ("--choice", "width=32,64"),
+        ("--method-opt", "startup_trials=3"), ("--metric", "val_loss"), ("--track", "mlflow"),
+    ):  # fmt: skip
+        assert argv[argv.index(flag) + 1] == value
     assert "--address" not in argv
 
 

@@ -29,11 +29,11 @@ def cmd_methods(args: argparse.Namespace) -> int:
             m.name,
             m.family,
             "yes" if m.seeded else "no",
-            ", ".join(f"{k}={v}" for k, v in m.knobs.items()) or "-",
+            ", ".join(f"{k.name}={k.default}" for k in m.knobs) or "-",
         )
         for m in METHODS.values()
     ]
-    header = ("method", "family", "seeded", "knobs")
+    header = ("method", "family", "seeded", "knobs (--method-opt NAME=VALUE)")
     widths = [max(len(row[i]) for row in (header, *rows)) for i in range(3)]
     for row in (header, *rows):
         print(
@@ -43,4 +43,8 @@ def cmd_methods(args: argparse.Namespace) -> int:
         )
     for method in METHODS.values():
         print(f"\n{method.name}: {method.summary}\n  + {method.pros}\n  - {method.cons}")
+        for knob in method.knobs:
+            print(f"  --method-opt {knob.describe()}")
+        for name, source in method.notes.items():
+            print(f"  {name}: {source}")
     return EXIT_OK

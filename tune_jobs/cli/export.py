@@ -10,7 +10,7 @@ import argparse
 from pathlib import Path
 
 from analysis.export import FORMATS, TABLES, results_tables, write_tables
-from analysis.results import NotAnExperimentError
+from analysis.results import NotAnExperimentError, folder_metric
 from trainables import metrics
 from tune_jobs.cli.common import check_out, print_files
 from tune_jobs.errors import EXIT_OK, BadInputError, bad_input
@@ -26,9 +26,14 @@ def configure(name: str, parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--format", default="csv", metavar="|".join(FORMATS), help="default csv")
     parser.add_argument("--out", type=Path, required=True, help="folder for the tables")
     parser.add_argument(
-        "--metric", default=metrics.METRIC, help=f"selection metric (default {metrics.METRIC})"
+        "--metric",
+        help=f"selection metric (default: the one the run optimised, else {metrics.METRIC})",
     )
-    parser.add_argument("--mode", choices=("max", "min"), default=metrics.MODE)
+    parser.add_argument(
+        "--mode",
+        choices=("max", "min"),
+        help="default: the run's, else what the metric's name says",
+    )
     parser.set_defaults(func=cmd_export)
 
 
@@ -36,8 +41,9 @@ def cmd_export(args: argparse.Namespace) -> int:
     if args.format not in FORMATS:
         raise BadInputError(f"unknown --format {args.format!r}; choose {' or '.join(FORMATS)}")
     check_out(args.out)
-    with bad_input(NotAnExperimentError):
-        tables = results_tables(args.path, args.metric, args.mode)
+    with bad_input(NotAnExperimentError, ValueError):
+        metric, mode = folder_metric(args.path, args.metric, args.mode)
+        tables = results_tables(args.path, metric, mode)
     print(f"{len(tables['trials'])} trials, {len(tables['curves'])} reports from {args.path}")
     print_files(write_tables(tables, args.out, args.format))
     return EXIT_OK

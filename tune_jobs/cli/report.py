@@ -18,6 +18,7 @@ from analysis.report import report_kind, write_report
 from analysis.results import (
     NotAnExperimentError,
     curves_frame,
+    folder_metric,
     is_compare_folder,
     load_experiment,
     trials_frame,
@@ -72,15 +73,21 @@ def _export_options(export: argparse.ArgumentParser) -> None:
 
 def _metric_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--metric", default=metrics.METRIC, help=f"selection metric (default {metrics.METRIC})"
+        "--metric",
+        help=f"selection metric (default: the one the run optimised, else {metrics.METRIC})",
     )
-    parser.add_argument("--mode", choices=("max", "min"), default=metrics.MODE)
+    parser.add_argument(
+        "--mode",
+        choices=("max", "min"),
+        help="default: the run's, else what the metric's name says",
+    )
 
 
 def cmd_report(args: argparse.Namespace) -> int:
     check_out(args.out)
-    with bad_input(NotAnExperimentError):
+    with bad_input(NotAnExperimentError, ValueError):
         for path in args.paths:
+            folder_metric(path, args.metric, args.mode)  # a metric whose mode is unknown
             report_kind(path)
         try:
             written = write_report(
@@ -120,8 +127,9 @@ def cmd_export_optuna(args: argparse.Namespace) -> int:
         raise BadInputError(
             f"{args.path} is a compare folder; export one of its run folders at a time"
         )
-    with bad_input(NotAnExperimentError):
+    with bad_input(NotAnExperimentError, ValueError):
         grid = load_experiment(args.path)
+        args.metric, args.mode = folder_metric(args.path, args.metric, args.mode)
     curves = curves_frame(grid)
     trials = trials_frame(grid, curves, args.metric, args.mode)
     name = args.study_name or Path(str(args.path).rstrip("/")).name

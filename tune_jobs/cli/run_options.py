@@ -20,8 +20,9 @@ def add_job_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(
         "--init-from", metavar="PATH",
-        help="start every trial from the best checkpoint (by val_acc) of the experiment at "
-        "PATH (on a cluster: a path its nodes see)",
+        help="start every trial from the best checkpoint (by the metric that run optimised) of "
+        "the experiment at PATH, its network pinned unless --set (on a cluster: a path its "
+        "nodes see)",
     )  # fmt: skip
 
 
@@ -32,6 +33,29 @@ def add_run_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--set", action="append", default=[], metavar="KEY=VALUE",
         help="pin a hyperparameter to a value (repeatable)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--range", action="append", default=[], metavar="KEY=LOW:HIGH[:log]",
+        help="tune KEY over [LOW, HIGH] instead of the job's dimension; grid: the ends and the "
+        "midpoint (repeatable)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--choice", action="append", default=[], metavar="KEY=A,B,C",
+        help="tune KEY over these values instead of the job's dimension (repeatable)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--method-opt", action="append", default=[], metavar="KNOB=VALUE",
+        help="set a knob of the method (repeatable; `tune-jobs methods` lists them)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--metric", help="reported metric to optimise, e.g. val_loss (default: the job's val_acc)"
+    )
+    parser.add_argument(
+        "--mode", choices=("min", "max"), help="default: max for *acc, min for *loss and *cost"
+    )
+    parser.add_argument(
+        "--track", metavar="mlflow[=URI]",
+        help="log every trial to MLflow (default store: sqlite:///STORAGE/mlflow.db)",
     )  # fmt: skip
     parser.add_argument("--data-dir", help="data root (default: $TUNE_JOBS_DATA_DIR or user cache)")
     parser.add_argument("--storage", default=DEFAULT_STORAGE, help="results root (path or URI)")
@@ -91,6 +115,12 @@ def run_options(args: argparse.Namespace, **changes) -> RunOptions:
         max_failures=args.max_failures,
         smoke_test=args.smoke_test,
         init_from=getattr(args, "init_from", None),
+        ranges=parse_pairs(args.range, "--range", "KEY=LOW:HIGH[:log]"),
+        choices=parse_pairs(args.choice, "--choice", "KEY=A,B,C"),
+        method_options=parse_pairs(args.method_opt, "--method-opt", "KNOB=VALUE"),
+        metric=args.metric,
+        mode=args.mode,
+        track=args.track,
     )
     return RunOptions(**{**values, **changes})
 
@@ -104,3 +134,16 @@ def parse_overrides(pairs: Sequence[str]) -> dict[str, str]:
             raise BadInputError(f"--set expects KEY=VALUE, got {pair!r}")
         overrides[key.strip()] = value.strip()
     return overrides
+
+
+def parse_pairs(pairs: Sequence[str], option: str, form: str) -> dict[str, str]:
+    """Repeated `option KEY=VALUE` pairs as a dict; a key given twice is refused."""
+    values: dict[str, str] = {}
+    for pair in pairs:
+        key, sep, value = (part.strip() for part in pair.partition("="))
+        if not sep or not key or not value:
+            raise BadInputError(f"{option} expects {form}, got {pair!r}")
+        if key in values:
+            raise BadInputError(f"{option} {key} given twice")
+        values[key] = value
+    return values

@@ -52,6 +52,9 @@ RUN_FLAGS = {
     "time_budget": "--time-budget",
     "max_failures": "--max-failures",
     "init_from": "--init-from",
+    "metric": "--metric",
+    "mode": "--mode",
+    "track": "--track",
 }
 TERMINAL = ("SUCCEEDED", "FAILED", "STOPPED")
 
@@ -95,8 +98,14 @@ def run_argv(options: RunOptions) -> list[str]:
         value = getattr(options, name)
         if value is not None:
             argv += [flag, str(value)]
-    for key, value in options.overrides.items():
-        argv += ["--set", f"{key}={value}"]
+    for flag, pairs in (
+        ("--set", options.overrides),
+        ("--range", options.ranges),
+        ("--choice", options.choices),
+        ("--method-opt", options.method_options),
+    ):
+        for key, value in pairs.items():
+            argv += [flag, f"{key}={value}"]
     return argv + (["--smoke-test"] if options.smoke_test else [])
 
 
