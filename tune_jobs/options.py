@@ -18,6 +18,7 @@ from tune_jobs.errors import BadInputError
 from tune_jobs.init_from import InitFromError, load_init
 from tune_jobs.jobs import Job, get_job
 from tune_jobs.storage import Folder, check_name, check_storage_root
+from tune_jobs.user_jobs import canonical_reference
 
 DEFAULT_STORAGE = "./results"
 SMOKE_TRAIN_IMAGES = 512
@@ -65,6 +66,8 @@ class RunOptions:
             raise BadInputError(f"--seed must be an integer from 0 to {MAX_SEED}, got {self.seed}")
         if self.name is not None:
             check_name(self.name)
+        if self.job:  # a file reference is recorded, and resumed, by its absolute path
+            object.__setattr__(self, "job", canonical_reference(self.job))
 
 
 @dataclass(frozen=True)
@@ -191,8 +194,20 @@ def initial_weights(options: RunOptions, job: Job, space: SearchSpace) -> dict[s
 
 
 def load_data(job: Job, options: RunOptions) -> Any:
-    """The job's data, cut to the requested subset (raises the loader's own errors)."""
-    data = job.load_data(options.data_dir)
+    """The job's data, cut to the requested subset (raises the loader's own errors).
+
+    Cutting needs data with `sizes()` and `subset(train=, evaluation=)` (a user's job may load
+    any object): `--train-subset` on other data is refused, `--smoke-test` uses all of it.
+    """
+    data = job.read_data(options.data_dir)
+    can_cut = callable(getattr(data, "subset", None)) and callable(getattr(data, "sizes", None))
+    if options.train_subset and not can_cut:
+        raise BadInputError(
+            f"--train-subset: the data of job {job.name} ({type(data).__name__}) has no "
+            "sizes() and subset(train=, evaluation=) to cut it with (see docs/own-job.md)"
+        )
+    if not can_cut:
+        return data
     # A replay's table has no training split; it refuses --train-subset before this.
     available = data.sizes()["train"] if options.train_subset else None
     if available is not None and options.train_subset > available:
@@ -205,3 +220,9 @@ def load_data(job: Job, options: RunOptions) -> Any:
     if options.train_subset:
         return data.subset(train=options.train_subset)
     return data
+
+
+def describe_data(data: Any) -> str:
+    """The data's split sizes, or its type when it has no `sizes()` (a user's job's own data)."""
+    sizes = getattr(data, "sizes", None)
+    return str(sizes()) if callable(sizes) else type(data).__name__
