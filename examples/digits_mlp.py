@@ -125,4 +125,5 @@ digits = Job(
     ),
     load_data=load_data,
     max_epochs=20,
+    reuse_actors=True,  # a trial is seconds: reusing Ray's worker saves starting one per trial
 )
