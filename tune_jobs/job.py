@@ -92,9 +92,11 @@ class Job:
 
     def read_data(self, data_dir: str | None) -> Any:
         """`load_data(data_dir)`, or `load_data()` for a loader that takes no arguments."""
-        if not inspect.signature(self.load_data).parameters:
-            return self.load_data()
-        return self.load_data(data_dir)
+        try:
+            takes_nothing = not inspect.signature(self.load_data).parameters
+        except (TypeError, ValueError):  # a builtin without a signature: give it the folder
+            takes_nothing = False
+        return self.load_data() if takes_nothing else self.load_data(data_dir)
 
     def check_space(self, space: SearchSpace) -> None:
         """Validate every grid point and both ends of every range against the trainable's config."""

@@ -173,6 +173,20 @@ def _no_code(*args, **kwargs):
     raise AssertionError("a report loaded the job's code")
 
 
+def test_compare_prepares_every_run_of_a_user_job_before_any_starts(tmp_path):
+    from tune_jobs.compare import plan_compare
+    from tune_jobs.options import RunOptions
+
+    path = write_job(tmp_path)
+    base = RunOptions(f"{path}:tiny", storage=str(tmp_path))
+    runs, budget = plan_compare(base, ["grid", "random"], 2, "cmp")
+    names = ["grid-seed0", "grid-seed1", "random-seed0", "random-seed1"]
+    assert [run.name for run in runs] == names
+    assert budget == 2 and {run.job.name for run in runs} == {"tiny"}  # one grid point x 2 epochs
+    assert user_jobs.reference_name(f"{path}:tiny") == "tiny"  # compare's default folder name
+    assert not (tmp_path / "cmp").exists()
+
+
 def test_submit_ships_the_file_and_loads_it_as_a_module(tmp_path, monkeypatch):
     path = write_job(tmp_path)
     assert user_jobs.shipped_reference(f"{path}:tiny") == ("myjob:tiny", [str(path)])
