@@ -12,8 +12,12 @@ import importlib
 import importlib.metadata
 import importlib.util
 import re
+import shutil
 import sys
+import tempfile
 import traceback
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
@@ -25,6 +29,7 @@ from tune_jobs.errors import BadInputError
 from tune_jobs.job import Job
 
 ENTRY_POINT_GROUP = "tune_jobs.jobs"
+SHIPPED_PACKAGE = "tune_jobs_user_code"  # a submitted job file's package on the cluster
 _ATTRIBUTE = re.compile(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)*")
 _MODULE = _ATTRIBUTE  # dotted identifiers
 _NOT_IN_NAME = re.compile(r"\W")
@@ -184,26 +189,31 @@ def entry_point_job(name: str) -> Job | None:
     return None
 
 
-def shipped_reference(text: str) -> tuple[str, list[str]]:
-    """The reference a Ray Job on a cluster loads, and the `py_modules` that carry it there.
+@contextmanager
+def shipped_reference(text: str) -> Iterator[tuple[str, list[str]]]:
+    """The reference a Ray Job on a cluster loads, and the `py_modules` that carry it there,
+    while the `with` lasts (submit uploads them inside it).
 
-    A file travels as a one-file module (Ray's `py_modules` takes a `.py` file) and is then
-    imported by its stem: `dir/digits_mlp.py:digits` becomes `digits_mlp:digits`.
+    A file travels in a package folder of its own, `SHIPPED_PACKAGE` (Ray's Jobs client cannot
+    upload a lone `.py` file), and is imported there by its stem:
+    `dir/digits_mlp.py:digits` becomes `tune_jobs_user_code.digits_mlp:digits`.
     Other references name code the cluster must already have.
     """
     reference = parse_reference(text)
     if reference is None or not reference.is_file:
-        return text, []
+        yield text, []
+        return
     path = Path(reference.target).expanduser().resolve()
     if not path.is_file() or path.suffix != ".py":
         raise BadInputError(f"job reference {text!r}: no Python file {path} to submit")
-    stem = path.stem
-    spec = importlib.util.find_spec(stem) if stem.isidentifier() else None
-    clash = spec is not None and Path(str(spec.origin)).resolve() != path
-    if not stem.isidentifier() or clash:
+    if not path.stem.isidentifier():
         raise BadInputError(
-            f"job reference {text!r}: submit imports the file as module {stem!r} on the "
-            f"cluster, {'which names another module' if clash else 'not a Python name'}; "
-            "rename the file"
+            f"job reference {text!r}: submit imports the file as module {path.stem!r} on the "
+            "cluster, which is not a Python name; rename the file"
         )
-    return f"{stem}:{reference.attribute}", [str(path)]
+    with tempfile.TemporaryDirectory() as folder:
+        package = Path(folder) / SHIPPED_PACKAGE
+        package.mkdir()
+        (package / "__init__.py").write_text("")
+        shutil.copyfile(path, package / path.name)
+        yield f"{SHIPPED_PACKAGE}.{path.stem}:{reference.attribute}", [str(package)]

@@ -228,6 +228,8 @@ def test_submitted_own_job_file_travels_with_the_job(cluster, tmp_path):
         env=env,
     )  # fmt: skip
     assert submit.returncode == 0, submit.stdout[-3000:] + submit.stderr[-3000:]
-    assert "run digits_mlp:digits" in submit.stdout  # imported on the cluster by its stem
+    # Imported on the cluster from the package it travelled in.
+    assert "run tune_jobs_user_code.digits_mlp:digits" in submit.stdout
     record = json.loads((tmp_path / "own" / "tune_jobs_run.json").read_text())
-    assert record["job"] == "digits_mlp:digits" and len(list((tmp_path / "own").glob("*/"))) >= 2
+    assert record["job"] == "tune_jobs_user_code.digits_mlp:digits"
+    assert len(list((tmp_path / "own").glob("*/result.json"))) == 2

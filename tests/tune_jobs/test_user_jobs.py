@@ -187,17 +187,24 @@ def test_compare_prepares_every_run_of_a_user_job_before_any_starts(tmp_path):
     assert not (tmp_path / "cmp").exists()
 
 
-def test_submit_ships_the_file_and_loads_it_as_a_module(tmp_path, monkeypatch):
+def test_submit_ships_the_file_in_a_package_of_its_own(tmp_path):
     path = write_job(tmp_path)
-    assert user_jobs.shipped_reference(f"{path}:tiny") == ("myjob:tiny", [str(path)])
-    clash = tmp_path / "json.py"
-    clash.write_text(path.read_text())
-    with pytest.raises(BadInputError, match="names another module; rename the file"):
-        user_jobs.shipped_reference(f"{clash}:tiny")
-    assert user_jobs.shipped_reference("mnist-l2") == ("mnist-l2", [])
+    with user_jobs.shipped_reference(f"{path}:tiny") as (reference, py_modules):
+        assert reference == "tune_jobs_user_code.myjob:tiny"
+        (package,) = map(Path, py_modules)
+        assert package.name == "tune_jobs_user_code"
+        assert (package / "myjob.py").read_text() == path.read_text()
+    assert not package.exists()  # staged for the upload only
+    with user_jobs.shipped_reference("mnist-l2") as shipped:
+        assert shipped == ("mnist-l2", [])
+    odd = tmp_path / "my-job.py"
+    odd.write_text(path.read_text())
+    with pytest.raises(BadInputError, match="'my-job' on the cluster, which is not a Python"):
+        with user_jobs.shipped_reference(f"{odd}:tiny"):
+            pass
 
 
-def test_submit_of_a_file_job_sends_its_file_in_py_modules(tmp_path, monkeypatch, capsys):
+def test_submit_of_a_file_job_sends_its_file_in_py_modules(tmp_path, monkeypatch):
     from tune_jobs.cli import service
 
     path = write_job(tmp_path)
@@ -206,6 +213,8 @@ def test_submit_of_a_file_job_sends_its_file_in_py_modules(tmp_path, monkeypatch
     class Client:
         def submit_job(self, **kwargs):
             submitted.update(kwargs)
+            (package,) = kwargs["runtime_env"]["py_modules"]
+            submitted["files"] = sorted(p.name for p in Path(package).iterdir())
             return "raysubmit_1"
 
     monkeypatch.setattr(service, "dashboard_url", lambda address: "http://127.0.0.1:8265")
@@ -213,5 +222,5 @@ def test_submit_of_a_file_job_sends_its_file_in_py_modules(tmp_path, monkeypatch
     monkeypatch.setattr(service, "node_cpus", lambda url: [2.0])
     argv = ["submit", f"{path}:tiny", "--storage", str(tmp_path / "results"), "--name", "sub"]
     assert main(argv) == 0
-    assert submitted["runtime_env"]["py_modules"] == [str(path)]
-    assert "run myjob:tiny" in submitted["entrypoint"]
+    assert submitted["files"] == ["__init__.py", "myjob.py"]
+    assert "run tune_jobs_user_code.myjob:tiny" in submitted["entrypoint"]

@@ -140,23 +140,23 @@ def cmd_submit(args: argparse.Namespace) -> int:
     check_cpus_per_trial(
         options.cpus_per_trial, max(cpus, default=0.0), "the cluster's largest node"
     )
-    job, py_modules = shipped_reference(options.job)  # a user's file travels with the job
-    options = run_options(
-        args,
-        job=job,
-        address=None,
-        storage=prepared.storage,
-        data_dir=options.data_dir,
-        init_from=options.init_from,
-        name=prepared.name,
-    )
-    entrypoint = shlex.join(["python", "-m", "tune_jobs.cli", *run_argv(options)])
-    experiment = f"{prepared.storage}/{prepared.name}"
-    job_id = client.submit_job(
-        entrypoint=entrypoint,
-        runtime_env=runtime_env(py_modules),
-        metadata={"tune_jobs_experiment": experiment},
-    )
+    with shipped_reference(options.job) as (job, py_modules):  # a user's file goes along
+        options = run_options(
+            args,
+            job=job,
+            address=None,
+            storage=prepared.storage,
+            data_dir=options.data_dir,
+            init_from=options.init_from,
+            name=prepared.name,
+        )
+        entrypoint = shlex.join(["python", "-m", "tune_jobs.cli", *run_argv(options)])
+        experiment = f"{prepared.storage}/{prepared.name}"
+        job_id = client.submit_job(
+            entrypoint=entrypoint,
+            runtime_env=runtime_env(py_modules),
+            metadata={"tune_jobs_experiment": experiment},
+        )
     print(f"Submitted {job_id}: {entrypoint}")
     print(f"Results:   {experiment}")
     print(f"Dashboard: {url}/#/jobs/{job_id}")
