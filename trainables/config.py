@@ -117,7 +117,7 @@ class HyperparameterConfig:
             raise ConfigError(f"unknown hyperparameter {name!r}; known: {', '.join(known)}")
         kind = known[name]
         try:
-            return _as_type(kind, value)
+            return as_type(kind, value)
         except (TypeError, ValueError):
             raise ConfigError(
                 f"{name}={value!r} is not a valid {kind.__name__}: {cls.constraint_text(name)}"
@@ -130,7 +130,7 @@ def _field_types(cls: type[HyperparameterConfig]) -> dict[str, type]:
     return {field.name: hints[field.name] for field in dataclasses.fields(cls)}
 
 
-def _as_type(kind: type, value: Any) -> Any:
+def as_type(kind: type, value: Any) -> Any:
     """`value` as `kind`: booleans from their usual words, integers only from whole numbers."""
     if kind is bool:
         if isinstance(value, str):

@@ -22,7 +22,7 @@ from tune_jobs.console import Progress
 from tune_jobs.errors import BadInputError
 from tune_jobs.execute import ensure_ray, execute, unfinished
 from tune_jobs.jobs import Job
-from tune_jobs.options import Prepared, RunOptions, load_data, prepare
+from tune_jobs.options import Prepared, RunOptions, describe_data, load_data, prepare
 from tune_jobs.replay import replay_job, replay_record
 from tune_jobs.storage import Folder, check_name
 
@@ -119,7 +119,7 @@ def run_compare(
     job = None if replay is None else replay_job(base, replay)
     runs, budget = plan_compare(base, methods, seeds, parent, job)
     data = load_data(runs[0].job, base)
-    print(f"Data: {data.sizes()}; {len(runs)} runs, {budget} epochs each")
+    print(f"Data: {describe_data(data)}; {len(runs)} runs, {budget} epochs each")
     ensure_ray(base.address)
     manifest: dict[str, Any] = {
         "job": base.job,

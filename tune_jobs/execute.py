@@ -103,7 +103,14 @@ def execute(prepared: Prepared, data: Any) -> tune.ResultGrid:
     tuner = build_tuner(prepared, data, guard)
     record = {
         "options": asdict(prepared.options),
-        "job": prepared.job.name,
+        # The job's reference (a name, or a file or module reference): `resume` loads it again.
+        "job": prepared.options.job or prepared.job.name,
+        # What `report` needs of the job's space, so that it never has to load the job's code.
+        "log_scaled": sorted(
+            name
+            for name, dim in prepared.job.space().dimensions.items()
+            if getattr(dim, "log", False)
+        ),
         "method": prepared.method,
         "settings": asdict(prepared.settings),
         "started": time.time(),
@@ -213,7 +220,10 @@ def resume(
     if not (address or os.environ.get("RAY_ADDRESS")):  # before the data is read
         check_gpus_per_trial(options.gpus_per_trial, local_gpus(), "this machine")
     settings = record.get("settings") or {}
-    job = get_job(record["job"])
+    try:
+        job = get_job(record["job"])
+    except KeyError as error:  # a job of a distribution no longer installed
+        raise BadInputError(f"cannot resume {path}: {error}") from None
     job = replace(
         job, metric=settings.get("metric", job.metric), mode=settings.get("mode", job.mode)
     )
@@ -252,6 +262,7 @@ def best_summary(results: tune.ResultGrid, job: Job) -> dict[str, Any]:
         "config": best.config,
         "epoch": int(row[metrics.EPOCH]),
         job.metric: float(row[job.metric]),
-        metrics.TEST_ACC: float(row[metrics.TEST_ACC]),
+        # A user's job may report no test accuracy.
+        metrics.TEST_ACC: float(row[metrics.TEST_ACC]) if metrics.TEST_ACC in row else None,
         "path": best.path,
     }

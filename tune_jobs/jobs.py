@@ -1,9 +1,8 @@
-"""Job registry: which trainable, search space, data and epoch budget each job runs."""
+"""The built-in jobs, and `get_job`: a built-in job by name, or a user's job by reference."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from typing import Any
 
 from search_spaces.cifar10 import cifar10_transfer_space
@@ -14,67 +13,13 @@ from search_spaces.mnist import (
     mnist_optimizers_space,
 )
 from search_spaces.space import SearchSpace
-from trainables import metrics
 from trainables.cifar10 import coerce as coerce_cifar10
 from trainables.cifar10 import train_cifar10
 from trainables.cifar10 import validate as validate_cifar10
-from trainables.data import ImageSplits, load_cifar10, load_mnist
+from trainables.data import load_cifar10, load_mnist
 from trainables.mnist import L1_ENFORCED, MnistConfig, coerce, train_mnist, train_mnist_l1
-
-
-class UnknownJobError(KeyError):
-    def __str__(self) -> str:
-        return str(self.args[0])
-
-
-@dataclass(frozen=True)
-class Job:
-    name: str
-    description: str
-    trainable: Callable[[dict[str, Any], ImageSplits], None]
-    space: Callable[[], SearchSpace]
-    load_data: Callable[..., ImageSplits]
-    validate: Callable[[Mapping[str, Any]], Any]  # raises on a bad config
-    coerce: Callable[[str, Any], Any]  # parses one `--set KEY=VALUE`
-    max_epochs: int
-    default_method: str = "grid"
-    metric: str = metrics.METRIC
-    mode: str = metrics.MODE
-    # The metrics its trials report that `--metric` may choose (with `metric` among them).
-    metrics: tuple[str, ...] = metrics.SELECTABLE
-    # Tune's actor reuse: a finished trial's worker process starts the next trial (its function
-    # anew, with its own config), saving the process start and torch import of each trial.
-    reuse_actors: bool = False
-    keep_checkpoints: int | None = 1  # per trial, besides the latest; None keeps all
-    # Hyperparameters that shape the weights: `--init-from` needs the source to match on them.
-    architecture: tuple[str, ...] = ()
-    # Hyperparameters the job holds at one value; `--set` of another value is refused.
-    enforced: Mapping[str, Any] = field(default_factory=dict)
-
-    def parse(self, key: str, value: Any) -> Any:
-        """One `--set KEY=VALUE` parsed by `coerce`, refusing a change to an enforced value."""
-        parsed = self.coerce(key, value)
-        if key in self.enforced and parsed != self.enforced[key]:
-            raise ValueError(
-                f"job {self.name} holds {key}={self.enforced[key]!r}; {key}={value!r} is refused"
-            )
-        return parsed
-
-    def __post_init__(self) -> None:
-        if self.max_epochs < 1:
-            raise ValueError(f"job {self.name}: max_epochs must be >= 1")
-        if self.metric not in self.metrics:
-            raise ValueError(f"job {self.name}: metric {self.metric} is not among {self.metrics}")
-
-    def check_space(self, space: SearchSpace) -> None:
-        """Validate every grid point and both ends of every range against the trainable's config."""
-        base = {**space.fixed, **{k: d.grid[0] for k, d in space.dimensions.items()}}
-        self.validate(base)
-        for name, dimension in space.dimensions.items():
-            ends = [getattr(dimension, "low", None), getattr(dimension, "high", None)]
-            for value in [*dimension.grid, *(v for v in ends if v is not None)]:
-                self.validate({**base, name: value})
-
+from tune_jobs.job import Job, UnknownJobError
+from tune_jobs.user_jobs import entry_point_job, is_reference, load_reference
 
 MNIST_ARCHITECTURE = ("conv_layers", "channels", "kernel_size", "width", "batchnorm")
 
@@ -137,8 +82,20 @@ JOBS: dict[str, Job] = {
 }
 
 
-def get_job(name: str) -> Job:
-    """The registered job `name`, or an error listing the choices."""
-    if name not in JOBS:
-        raise UnknownJobError(f"unknown job {name!r}; choose one of: {', '.join(JOBS)}")
-    return JOBS[name]
+def get_job(reference: str) -> Job:
+    """The built-in job `reference`, or the user's job it names (`tune_jobs.user_jobs`): a
+    `path/to/file.py:NAME`, a `package.module:NAME` or an entry point's name.
+
+    UnknownJobError for a name that is neither; BadInputError for a reference that cannot load.
+    """
+    if reference in JOBS:
+        return JOBS[reference]
+    if is_reference(reference):
+        return load_reference(reference)
+    from_entry_point = entry_point_job(reference)
+    if from_entry_point is not None:
+        return from_entry_point
+    raise UnknownJobError(
+        f"unknown job {reference!r}; choose one of: {', '.join(JOBS)}, an installed job "
+        "(tune-jobs list), or your own as path/to/file.py:NAME or package.module:NAME"
+    )

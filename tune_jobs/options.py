@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import os
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -25,6 +26,7 @@ from tune_jobs.jobs import Job, get_job
 from tune_jobs.overrides import parse_pins, run_epochs, run_metric, run_space
 from tune_jobs.storage import Folder, check_name, check_storage_root
 from tune_jobs.tracking import tracking_uri
+from tune_jobs.user_jobs import canonical_reference
 
 DEFAULT_STORAGE = "./results"
 SMOKE_TRAIN_IMAGES = 512
@@ -81,6 +83,8 @@ class RunOptions:
             raise BadInputError(f"--seed must be an integer from 0 to {MAX_SEED}, got {self.seed}")
         if self.name is not None:
             check_name(self.name)
+        if self.job:  # a file reference is recorded, and resumed, by its absolute path
+            object.__setattr__(self, "job", canonical_reference(self.job))
         if self.mode not in (None, "min", "max"):
             raise BadInputError(f"--mode must be min or max, got {self.mode!r}")
 
@@ -229,16 +233,33 @@ def _say_taken(job: Job, own: SearchSpace, taken: dict[str, Any]) -> None:
     changed = {
         name: value
         for name, value in taken.items()
-        if name in own.dimensions or getattr(base, name) != value
+        if name in own.dimensions or _value(base, name) != value
     }
     if changed:
         pairs = ", ".join(f"{name}={value!r}" for name, value in changed.items())
         print(f"--init-from: this run takes the source trial's network: {pairs}")
 
 
+def _value(config: Any, name: str) -> Any:
+    """`name` of a validated config: a config object's attribute, or a user job's plain dict."""
+    return config.get(name) if isinstance(config, Mapping) else getattr(config, name)
+
+
 def load_data(job: Job, options: RunOptions) -> Any:
-    """The job's data, cut to the requested subset (raises the loader's own errors)."""
-    data = job.load_data(options.data_dir)
+    """The job's data, cut to the requested subset (raises the loader's own errors).
+
+    Cutting needs data with `sizes()` and `subset(train=, evaluation=)` (a user's job may load
+    any object): `--train-subset` on other data is refused, `--smoke-test` uses all of it.
+    """
+    data = job.read_data(options.data_dir)
+    can_cut = callable(getattr(data, "subset", None)) and callable(getattr(data, "sizes", None))
+    if options.train_subset and not can_cut:
+        raise BadInputError(
+            f"--train-subset: the data of job {job.name} ({type(data).__name__}) has no "
+            "sizes() and subset(train=, evaluation=) to cut it with (see docs/own-job.md)"
+        )
+    if not can_cut:
+        return data
     # A replay's table has no training split; it refuses --train-subset before this.
     available = data.sizes()["train"] if options.train_subset else None
     if available is not None and options.train_subset > available:
@@ -251,3 +272,9 @@ def load_data(job: Job, options: RunOptions) -> Any:
     if options.train_subset:
         return data.subset(train=options.train_subset)
     return data
+
+
+def describe_data(data: Any) -> str:
+    """The data's split sizes, or its type when it has no `sizes()` (a user's job's own data)."""
+    sizes = getattr(data, "sizes", None)
+    return str(sizes()) if callable(sizes) else type(data).__name__

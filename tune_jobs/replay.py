@@ -59,7 +59,7 @@ def replay_job(options: RunOptions, table_path: str) -> Job:
     except ReplayTableError as error:
         raise BadInputError(str(error)) from None
     recorded_job = table.meta.get("job")
-    if recorded_job is not None and recorded_job != job.name:
+    if recorded_job is not None and recorded_job not in (job.name, options.job):
         raise BadInputError(
             f"{table_path} was recorded from job {recorded_job!r}, not {job.name!r}"
         )

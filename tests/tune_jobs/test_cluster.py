@@ -223,3 +223,24 @@ def test_cluster_state_is_json_with_the_pids(cluster):
     env, state, _ = cluster
     recorded = json.loads(Path(env["TUNE_JOBS_CLUSTER_STATE"]).read_text())
     assert [node["pid"] for node in recorded["nodes"]] == [node["pid"] for node in state.nodes]
+
+
+@pytest.mark.slow
+def test_submitted_own_job_file_travels_with_the_job(cluster, tmp_path):
+    """A job file outside the project (which `working_dir` uploads) reaches both nodes."""
+    env, state, _ = cluster
+    job_file = tmp_path / "code" / "digits_mlp.py"
+    job_file.parent.mkdir()
+    job_file.write_text((ROOT / "examples" / "digits_mlp.py").read_text())
+    submit = tune_jobs(
+        "submit", f"{job_file}:digits", "--method", "random", "--samples", "2", "--max-epochs",
+        "1", "--storage", f"file://{tmp_path}", "--name", "own", "--address",
+        state.dashboard_url, "--wait",
+        env=env,
+    )  # fmt: skip
+    assert submit.returncode == 0, submit.stdout[-3000:] + submit.stderr[-3000:]
+    # Imported on the cluster from the package it travelled in.
+    assert "run tune_jobs_user_code.digits_mlp:digits" in submit.stdout
+    record = json.loads((tmp_path / "own" / "tune_jobs_run.json").read_text())
+    assert record["job"] == "tune_jobs_user_code.digits_mlp:digits"
+    assert len(list((tmp_path / "own").glob("*/result.json"))) == 2

@@ -5,8 +5,9 @@ from __future__ import annotations
 import argparse
 
 from search_spaces.methods import METHODS
-from tune_jobs.errors import EXIT_OK
+from tune_jobs.errors import EXIT_OK, BadInputError
 from tune_jobs.jobs import JOBS
+from tune_jobs.user_jobs import entry_point_jobs
 
 
 def configure(name: str, parser: argparse.ArgumentParser) -> None:
@@ -14,9 +15,18 @@ def configure(name: str, parser: argparse.ArgumentParser) -> None:
 
 
 def cmd_list(args: argparse.Namespace) -> int:
-    print("Jobs:")
+    print("Jobs (run one by name, or your own as path/to/file.py:NAME or package.module:NAME):")
     for job in JOBS.values():
-        print(f"  {job.name:<18} {job.description}")
+        print(f"  {job.name:<18} {job.description}  [built-in]")
+    for point in entry_point_jobs():
+        origin = f"entry point of {point.distribution}: {point.value}"
+        if point.name in JOBS:
+            origin += "; hidden by the built-in job of that name"
+        try:
+            description = point.load().description
+        except BadInputError as error:  # one broken distribution must not hide the others
+            description = f"(cannot load: {error})"
+        print(f"  {point.name:<18} {description}  [{origin}]")
     print("Methods:")
     for method in METHODS.values():
         print(f"  {method.name:<18} {method.summary}")

@@ -13,10 +13,15 @@ from tune_jobs.compare import format_summary, method_summary, parse_methods, run
 from tune_jobs.console import report_command, tensorboard_hint
 from tune_jobs.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, bad_input
 from tune_jobs.jobs import JOBS
+from tune_jobs.user_jobs import reference_name
 
 
 def configure(name: str, parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("job", help=f"one of: {', '.join(JOBS)}")
+    parser.add_argument(
+        "job",
+        help=f"one of: {', '.join(JOBS)}; an installed job (tune-jobs list); or your own: "
+        "path/to/file.py:NAME or package.module:NAME (docs/own-job.md)",
+    )
     parser.add_argument("--methods", required=True, help="comma-separated methods, or 'all'")
     parser.add_argument("--seeds", type=int, default=1, help="seeds per method (first: --seed)")
     parser.add_argument("--seed", type=int, default=0)
@@ -33,7 +38,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     methods = parse_methods(args.methods)
     name = args.name  # an empty name is refused, not replaced (`plan_compare`)
     if name is None:
-        name = f"compare-{args.job}-{time.strftime('%Y%m%d-%H%M%S')}"
+        name = f"compare-{reference_name(args.job)}-{time.strftime('%Y%m%d-%H%M%S')}"
     base = run_options(args, job=args.job, name=None)
     with bad_input(DataError):
         parent, manifest = run_compare(base, methods, args.seeds, name, replay=args.replay)

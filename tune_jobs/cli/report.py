@@ -107,15 +107,18 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def log_scaled_params(info: dict[str, Any]) -> set[str] | None:
-    """The hyperparameters a run's job samples on a log scale, from its registered search space
-    (None for a run of no registered job: the report then guesses from the values)."""
-    from tune_jobs.jobs import UnknownJobError, get_job  # torch: only when a report needs it
+    """The hyperparameters a run's search space samples on a log scale, as its run file records
+    them; for an older run file, from the space of the built-in job it names. Never loads a
+    user's job: a results folder must not make `report` run code. None: unknown (the report
+    then guesses from the values)."""
+    if isinstance(info.get("log_scaled"), list):
+        return {str(name) for name in info["log_scaled"]}
+    from tune_jobs.jobs import JOBS  # torch: only when a report needs it
 
-    try:
-        space = get_job(str(info.get("job"))).space()
-    except UnknownJobError:
+    job = JOBS.get(str(info.get("job")))
+    if job is None:
         return None
-    return {name for name, dim in space.dimensions.items() if getattr(dim, "log", False)}
+    return {name for name, dim in job.space().dimensions.items() if getattr(dim, "log", False)}
 
 
 def cmd_export_optuna(args: argparse.Namespace) -> int:

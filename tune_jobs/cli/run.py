@@ -20,7 +20,7 @@ from tune_jobs.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, bad_input
 from tune_jobs.execute import best_summary, ensure_ray, execute, resume, unfinished
 from tune_jobs.guard import StorageFullStop
 from tune_jobs.jobs import Job
-from tune_jobs.options import load_data, prepare
+from tune_jobs.options import describe_data, load_data, prepare
 
 
 def configure(name: str, parser: argparse.ArgumentParser) -> None:
@@ -44,7 +44,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     prepared = prepare(options)
     with bad_input(DataError):
         data = load_data(prepared.job, options)
-    print(f"Data: {data.sizes()}")
+    print(f"Data: {describe_data(data)}")
     ensure_ray(options.address)
     try:
         results = execute(prepared, data)
@@ -59,7 +59,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     best = best_summary(results, prepared.job)
     print(f"\nBest trial {best['trial_id']} (epoch {best['epoch']}):")
     print(f"  {prepared.job.metric} = {best[prepared.job.metric]:.4f}")
-    print(f"  test_acc = {best['test_acc']:.4f}")
+    if best["test_acc"] is not None:
+        print(f"  test_acc = {best['test_acc']:.4f}")
     print(f"  config   = {json.dumps(best['config'], default=str)}")
     _next_steps(results, str(prepared.folder))
     return _failed_trials(results)
@@ -112,9 +113,10 @@ def _interrupted(results: tune.ResultGrid, job: Job, path: str) -> int:
 
 def _print_best(results: tune.ResultGrid, job: Job) -> None:
     best = best_summary(results, job)
+    test = "" if best["test_acc"] is None else f", test_acc = {best['test_acc']:.4f}"
     print(
         f"Best trial {best['trial_id']} (epoch {best['epoch']}): "
-        f"{job.metric} = {best[job.metric]:.4f}, test_acc = {best['test_acc']:.4f}"
+        f"{job.metric} = {best[job.metric]:.4f}{test}"
     )
 
 

@@ -13,7 +13,11 @@ from tune_jobs.options import DEFAULT_STORAGE, RunOptions
 
 def add_job_options(parser: argparse.ArgumentParser) -> None:
     """The job, its method, seed and starting weights: `run` and `submit` take them all."""
-    parser.add_argument("job", help=f"one of: {', '.join(JOBS)}")
+    parser.add_argument(
+        "job",
+        help=f"one of: {', '.join(JOBS)}; an installed job (tune-jobs list); or your own: "
+        "path/to/file.py:NAME or package.module:NAME (docs/own-job.md)",
+    )
     parser.add_argument(
         "--method", help=f"HPO method, one of: {', '.join(METHODS)} (job's default)"
     )

@@ -31,6 +31,7 @@ from tune_jobs.cluster.nodes import (
 from tune_jobs.errors import EXIT_FAILED, EXIT_OK, ClusterError
 from tune_jobs.options import RunOptions, prepare
 from tune_jobs.storage import absolute_uri
+from tune_jobs.user_jobs import shipped_reference
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 # Uploaded with each job: the code, not environments, results or data (gitignore syntax).
@@ -109,12 +110,19 @@ def run_argv(options: RunOptions) -> list[str]:
     return argv + (["--smoke-test"] if options.smoke_test else [])
 
 
-def runtime_env() -> dict:
-    """The job's runtime_env: this project as working dir, and the variables trials read."""
+def runtime_env(py_modules: list[str] | None = None) -> dict:
+    """The job's runtime_env: this project as working dir, the variables trials read, and
+    `py_modules` (a user's job file, `user_jobs.shipped_reference`)."""
     env = fault_env()
     if os.environ.get(DATA_DIR_ENV):
         env[DATA_DIR_ENV] = str(Path(os.environ[DATA_DIR_ENV]).expanduser().resolve())
-    return {"working_dir": str(PROJECT_ROOT), "excludes": WORKING_DIR_EXCLUDES, "env_vars": env}
+    shipped = {"py_modules": py_modules} if py_modules else {}
+    return {
+        "working_dir": str(PROJECT_ROOT),
+        "excludes": WORKING_DIR_EXCLUDES,
+        "env_vars": env,
+        **shipped,
+    }
 
 
 def job_client(address: str | None, say: bool = False) -> JobSubmissionClient:
@@ -151,21 +159,23 @@ def cmd_submit(args: argparse.Namespace) -> int:
     if options.gpus_per_trial:  # asked only then: one more call to the cluster
         gpus = max(node_gpus(url), default=0.0)
         check_gpus_per_trial(options.gpus_per_trial, gpus, "the cluster's largest node")
-    options = run_options(
-        args,
-        address=None,
-        storage=prepared.storage,
-        data_dir=options.data_dir,
-        init_from=options.init_from,
-        name=prepared.name,
-    )
-    entrypoint = shlex.join(["python", "-m", "tune_jobs.cli", *run_argv(options)])
-    experiment = f"{prepared.storage}/{prepared.name}"
-    job_id = client.submit_job(
-        entrypoint=entrypoint,
-        runtime_env=runtime_env(),
-        metadata={"tune_jobs_experiment": experiment},
-    )
+    with shipped_reference(options.job) as (job, py_modules):  # a user's file goes along
+        options = run_options(
+            args,
+            job=job,
+            address=None,
+            storage=prepared.storage,
+            data_dir=options.data_dir,
+            init_from=options.init_from,
+            name=prepared.name,
+        )
+        entrypoint = shlex.join(["python", "-m", "tune_jobs.cli", *run_argv(options)])
+        experiment = f"{prepared.storage}/{prepared.name}"
+        job_id = client.submit_job(
+            entrypoint=entrypoint,
+            runtime_env=runtime_env(py_modules),
+            metadata={"tune_jobs_experiment": experiment},
+        )
     print(f"Submitted {job_id}: {entrypoint}")
     print(f"Results:   {experiment}")
     print(f"Dashboard: {url}/#/jobs/{job_id}")
