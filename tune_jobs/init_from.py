@@ -10,6 +10,7 @@ from ray.tune import Checkpoint
 from analysis.results import NotAnExperimentError, load_experiment, read_run_info, recorded_metric
 from search_spaces.space import SearchSpace
 from trainables.reporting import NotACheckpointError, load_checkpoint_state
+from tune_jobs.job import config_value
 from tune_jobs.jobs import Job
 
 
@@ -32,12 +33,10 @@ def architecture_differences(
         if name in space.dimensions:
             differences.append(
                 f"{name} is tuned here; pin it to the source's value with "
-                f"--set {name}={getattr(there, name)}"
+                f"--set {name}={config_value(there, name)}"
             )
-        elif getattr(here, name) != getattr(there, name):
-            differences.append(
-                f"{name}: source {getattr(there, name)!r}, this run {getattr(here, name)!r}"
-            )
+        elif (ours := config_value(here, name)) != (theirs := config_value(there, name)):
+            differences.append(f"{name}: source {theirs!r}, this run {ours!r}")
     return differences
 
 
@@ -85,7 +84,7 @@ def architecture_pins(job: Job, source: Source, chosen: set[str]) -> dict[str, A
     except ValueError:
         return {}  # not this job's config: `load_init` names the difference
     return {
-        name: getattr(there, name)
+        name: config_value(there, name)
         for name in job.architecture
         if name not in chosen and name not in job.enforced
     }

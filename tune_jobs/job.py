@@ -114,6 +114,12 @@ class Job:
                 self.validate({**base, name: value})
 
 
+def config_value(config: Any, name: str) -> Any:
+    """`name` of a validated config: a config object's attribute, or a plain dict's entry (the
+    default `validate` returns the dict it was given)."""
+    return config.get(name) if isinstance(config, Mapping) else getattr(config, name)
+
+
 def _same(space: SearchSpace) -> SearchSpace:
     return space
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import math
 import os
 import time
-from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -22,6 +21,7 @@ from tune_jobs.cluster.nodes import (
 )
 from tune_jobs.errors import BadInputError
 from tune_jobs.init_from import InitFromError, architecture_pins, best_source, load_init
+from tune_jobs.job import config_value
 from tune_jobs.jobs import Job, get_job
 from tune_jobs.overrides import parse_pins, run_epochs, run_metric, run_space
 from tune_jobs.storage import Folder, check_name, check_storage_root
@@ -233,16 +233,11 @@ def _say_taken(job: Job, own: SearchSpace, taken: dict[str, Any]) -> None:
     changed = {
         name: value
         for name, value in taken.items()
-        if name in own.dimensions or _value(base, name) != value
+        if name in own.dimensions or config_value(base, name) != value
     }
     if changed:
         pairs = ", ".join(f"{name}={value!r}" for name, value in changed.items())
         print(f"--init-from: this run takes the source trial's network: {pairs}")
-
-
-def _value(config: Any, name: str) -> Any:
-    """`name` of a validated config: a config object's attribute, or a user job's plain dict."""
-    return config.get(name) if isinstance(config, Mapping) else getattr(config, name)
 
 
 def load_data(job: Job, options: RunOptions) -> Any:
