@@ -9,6 +9,7 @@ from typing import Any
 from search_spaces.cifar10 import cifar10_transfer_space
 from search_spaces.mnist import (
     mnist_batchnorm_space,
+    mnist_bench_space,
     mnist_l1_space,
     mnist_l2_space,
     mnist_optimizers_space,
@@ -46,6 +47,8 @@ class Job:
     architecture: tuple[str, ...] = ()
     # Hyperparameters the job holds at one value; `--set` of another value is refused.
     enforced: Mapping[str, Any] = field(default_factory=dict)
+    # Training images used unless `--train-subset` says otherwise (None: the whole split).
+    train_subset: int | None = None
 
     def parse(self, key: str, value: Any) -> Any:
         """One `--set KEY=VALUE` parsed by `coerce`, refusing a change to an enforced value."""
@@ -83,7 +86,7 @@ def mnist_job(name: str, description: str, space: Callable[[], SearchSpace], **e
         load_data=load_mnist,
         validate=MnistConfig.from_dict,
         coerce=coerce,
-        max_epochs=10,
+        max_epochs=extra.pop("max_epochs", 10),
         architecture=MNIST_ARCHITECTURE,
         **extra,
     )
@@ -114,6 +117,14 @@ JOBS: dict[str, Job] = {
             "Problem 4.3(b): batch normalization on every hidden layer, lr retuned",
             mnist_batchnorm_space,
             enforced={"batchnorm": True},
+        ),
+        mnist_job(
+            "mnist-bench",
+            "HPO benchmark: 6-dim space (lr, L2, dropout, channels, width, optimizer), "
+            "4,000 training images, 9 epochs",
+            mnist_bench_space,
+            max_epochs=9,  # Hyperband with eta 3: rungs at 1, 3, 9 epochs
+            train_subset=4000,
         ),
         Job(
             name="cifar10-transfer",

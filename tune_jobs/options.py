@@ -193,6 +193,8 @@ def initial_weights(options: RunOptions, job: Job, space: SearchSpace) -> dict[s
 def load_data(job: Job, options: RunOptions) -> Any:
     """The job's data, cut to the requested subset (raises the loader's own errors)."""
     data = job.load_data(options.data_dir)
+    if options.train_subset is None and job.train_subset and not options.smoke_test:
+        options = replace(options, train_subset=job.train_subset)  # the job's own default
     # A replay's table has no training split; it refuses --train-subset before this.
     available = data.sizes()["train"] if options.train_subset else None
     if available is not None and options.train_subset > available:
