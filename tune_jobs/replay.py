@@ -77,6 +77,7 @@ def replay_job(options: RunOptions, table_path: str) -> Job:
         trainable=ReplayTrainable,
         space=lambda: space,
         load_data=lambda data_dir=None: table,
+        train_subset=None,  # the table holds the curves, not a training split
         validate=lambda config: check_config(table, config),
         max_epochs=table.epochs,
         reuse_actors=True,  # a replayed trial is milliseconds: do not start an actor for each
