@@ -48,7 +48,9 @@ def kfold_check(table: ReplayTable, folds: int = 5, seed: int = 0) -> pd.DataFra
         points = known.encode([configs[int(i)] for i in held])
         modelled = surrogate.predict(points)[:, -1, FINAL]
         for config_id, value in zip(held, modelled, strict=True):
-            predictions["nearest"][int(config_id)] = known_final[known.snap(configs[int(config_id)])]
+            predictions["nearest"][int(config_id)] = known_final[
+                known.snap(configs[int(config_id)])
+            ]
             predictions["surrogate"][int(config_id)] = float(value)
     rows = []
     for model, predicted in predictions.items():

@@ -21,12 +21,13 @@ import time
 import torch
 
 from search_spaces.sobol import grid_configs, sobol_configs
+from search_spaces.space import SearchSpace
 from trainables.data import batches, load_mnist, normalize
 from trainables.loop import epoch_generator
 from trainables.mnist import MnistConfig, build_cnn
 from trainables.replay import read_table
 from trainables.training import build_optimizer, evaluate, train_epoch
-from tune_jobs.jobs import get_job
+from tune_jobs.jobs import Job, get_job
 
 # Trials a method starts per epoch of budget: full-length trials (grid, random, tpe) train
 # max_epochs each; the eta-3 brackets (asha, hyperband, bohb) measured here: 28 trials in 72 epochs.
@@ -68,45 +69,74 @@ def main() -> None:
     parser.add_argument("--configs", type=int, default=128, help="Sobol configs recorded (N)")
     parser.add_argument("--seeds", type=int, default=3, help="training seeds (K), method seeds")
     parser.add_argument("--concurrency", type=int, default=2)
+    parser.add_argument("--epoch-seconds", type=float, help="plan with this epoch; no timing")
     args = parser.parse_args()
     job = get_job("mnist-bench")
     space = job.space()
+    if args.epoch_seconds is not None:
+        grid_epoch = space_epoch = args.epoch_seconds
+    else:
+        grid_epoch, space_epoch = measure(job, space, args.sobol)
+    extra = overhead(args.overhead_from) if args.overhead_from else args.overhead
+    plan(args, space.grid_size(), job.max_epochs, (grid_epoch, space_epoch), extra)
+
+
+def measure(job: Job, space: SearchSpace, sobol_count: int) -> tuple[float, float]:
+    """Mean epoch seconds over the grid's and over `sobol_count` Sobol configurations."""
     data = load_mnist().subset(train=job.train_subset)
     print(f"data: {data.sizes()}; {job.max_epochs} epochs; one thread per trial")
-    timed = {}
-    for kind, configs in (("grid", grid_configs(space)), ("sobol", sobol_configs(space, args.sobol))):
+    timed: dict[tuple[int, int], float] = {}
+    means = []
+    for kind, configs in (
+        ("grid", grid_configs(space)),
+        ("sobol", sobol_configs(space, sobol_count)),
+    ):
         shapes = {(c["channels"], c["width"]): c for c in configs}  # seconds depend on these
         for (channels, width), config in shapes.items():
             cfg = MnistConfig.from_dict({**space.fixed, **config})
             seconds = timed.setdefault((channels, width), epoch_seconds(cfg, data))
             print(f"{kind}: channels {channels:2d}, width {width:3d}: {seconds:.2f} s/epoch")
-        weights = [timed[(c["channels"], c["width"])] for c in configs]
-        print(f"{kind} mean over its {len(configs)} configurations: {statistics.mean(weights):.2f} s")
-    grid_epoch = statistics.mean(timed[(c["channels"], c["width"])] for c in grid_configs(space))
-    sobol = sobol_configs(space, args.sobol)
-    space_epoch = statistics.mean(timed[(c["channels"], c["width"])] for c in sobol)
-    extra = overhead(args.overhead_from) if args.overhead_from else args.overhead
-    epoch = (grid_epoch + space_epoch) / 2
-    trial = job.max_epochs * epoch + extra
-    print(f"epoch: {epoch:.2f} s (grid {grid_epoch:.2f}, space {space_epoch:.2f}); "
-          f"per-trial overhead {extra:.1f} s; trial of {job.max_epochs} epochs: {trial:.1f} s")
-    grid_size = space.grid_size()
-    trials = (grid_size + args.configs) * args.seeds
-    hours = trials * trial / args.concurrency / 3600
-    print(f"recording: {grid_size} grid + {args.configs} Sobol = {grid_size + args.configs} "
-          f"configs x {args.seeds} seeds = {trials} trials: {hours:.1f} h at {args.concurrency} "
-          "concurrent trials")
-    budget = grid_size * job.max_epochs
+        means.append(statistics.mean(timed[(c["channels"], c["width"])] for c in configs))
+        print(f"{kind} mean over its {len(configs)} configurations: {means[-1]:.2f} s")
+    return means[0], means[1]
+
+
+def plan(
+    args: argparse.Namespace,
+    grid_size: int,
+    epochs: int,
+    seconds: tuple[float, float],
+    extra: float,
+) -> None:
+    """Print the hours of the recording and of the validation runs (module doc)."""
+    grid_epoch, space_epoch = seconds
+    configs = grid_size + args.configs
+    trial_seconds = (grid_size * grid_epoch + args.configs * space_epoch) / configs * epochs
+    trial_seconds += extra
+    print(
+        f"epoch: grid {grid_epoch:.2f} s, space {space_epoch:.2f} s; per-trial overhead "
+        f"{extra:.1f} s; a recorded trial of {epochs} epochs: {trial_seconds:.1f} s"
+    )
+    trials = configs * args.seeds
+    hours = trials * trial_seconds / args.concurrency / 3600
+    print(
+        f"recording: {grid_size} grid + {args.configs} Sobol = {configs} configs x {args.seeds} "
+        f"seeds = {trials} trials: {hours:.1f} h at {args.concurrency} concurrent trials"
+    )
+    budget = grid_size * epochs
     total = 0.0
     for fraction in (0.25, 1.0):
-        epochs = budget * fraction
+        spent = budget * fraction
         for method, rate in TRIALS_PER_EPOCH.items():
             per_epoch = grid_epoch if method == "grid" else space_epoch
-            seconds = epochs * per_epoch + epochs * rate * extra
-            total += args.seeds * seconds / args.concurrency
-            print(f"  {method} at {epochs:.0f} epochs: {seconds / args.concurrency / 60:.0f} min a seed")
-    print(f"validation: 6 methods x {args.seeds} seeds x budgets {budget // 4} and {budget} "
-          f"epochs: {total / 3600:.1f} h at {args.concurrency} concurrent trials")
+            run = (spent * per_epoch + spent * rate * extra) / args.concurrency
+            total += args.seeds * run
+            print(f"  {method} at {spent:.0f} epochs: {run / 60:.0f} min a run")
+    print(
+        f"validation: {len(TRIALS_PER_EPOCH)} methods x {args.seeds} seeds x budgets "
+        f"{budget // 4} and {budget} epochs: {total / 3600:.1f} h at {args.concurrency} "
+        "concurrent trials"
+    )
 
 
 if __name__ == "__main__":

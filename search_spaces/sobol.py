@@ -30,7 +30,10 @@ def sobol_configs(space: SearchSpace, count: int, seed: int = 0) -> list[dict[st
         warnings.simplefilter("ignore", UserWarning)
         points = sampler.random(count)
     return [
-        {name: from_unit(space.dimensions[name], float(u)) for name, u in zip(names, row)}
+        {
+            name: from_unit(space.dimensions[name], float(u))
+            for name, u in zip(names, row, strict=True)
+        }
         for row in points
     ]
 
@@ -55,7 +58,7 @@ def grid_configs(space: SearchSpace) -> list[dict[str, Any]]:
     """Every grid point of `space` (tuned dimensions only), the first dimension slowest."""
     names = list(space.dimensions)
     grids = [list(space.dimensions[name].grid) for name in names]
-    return [dict(zip(names, values)) for values in itertools.product(*grids)]
+    return [dict(zip(names, values, strict=True)) for values in itertools.product(*grids)]
 
 
 def describe_space(space: SearchSpace) -> dict[str, Any]:

@@ -31,9 +31,8 @@ from ray.tune.search.basic_variant import BasicVariantGenerator
 
 from analysis.replay import finished_curves
 from search_spaces.methods.base import Plan
-from search_spaces.space import SearchSpace
 from search_spaces.sobol import describe_space, grid_configs, sobol_configs
-from trainables import metrics
+from search_spaces.space import SearchSpace
 from trainables.config import MAX_SEED
 from trainables.replay import (
     CONFIG_ID,
@@ -270,7 +269,10 @@ def record(request: RecordRequest) -> dict[str, Any]:
         if failed:
             print(f"{failed} trial(s) of this chunk did not finish; a rerun records them")
     left = len(pending_pairs(configs, request.train_seeds, recorded))
-    print(f"{request.out}: {total - left}/{total} trials recorded" + (f", {left} missing" * bool(left)))
+    print(
+        f"{request.out}: {total - left}/{total} trials recorded"
+        + (f", {left} missing" * bool(left))
+    )
     return meta
 
 

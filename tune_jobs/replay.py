@@ -114,9 +114,7 @@ def check_table_space(
             if outside:
                 problems.append(f"{name}: table values {outside} outside the job's range")
     if problems:
-        raise BadInputError(
-            f"{path} does not match job {job.name}'s space: {'; '.join(problems)}"
-        )
+        raise BadInputError(f"{path} does not match job {job.name}'s space: {'; '.join(problems)}")
 
 
 def replay_space(job_space: SearchSpace, table: ReplayTable) -> SearchSpace:

@@ -63,6 +63,8 @@ def test_the_surrogate_replays_recorded_configs_exactly_and_predicts_between_the
     config_id = surrogate.snap(config)
     seed = surrogate.seeds(config_id)[0]
     predicted = surrogate.replay_curve(config, config_id, seed)[-1]["val_acc"]
-    finals = [surrogate.curve(c, s)[-1]["val_acc"] for c in surrogate.config_ids() for s in range(3)]
+    finals = [
+        surrogate.curve(c, s)[-1]["val_acc"] for c in surrogate.config_ids() for s in range(3)
+    ]
     assert predicted != surrogate.curve(config_id, seed)[-1]["val_acc"]
     assert min(finals) <= predicted <= max(finals)

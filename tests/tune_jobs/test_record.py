@@ -68,8 +68,12 @@ def fake_job(monkeypatch):
 
 
 def request(out: Path, storage: Path, **changes) -> rec.RecordRequest:
-    options = RunOptions(job="fake-record", storage=str(storage), max_epochs=changes.pop("epochs", None))
-    return rec.RecordRequest(options, out, **{"configs": 3, "train_seeds": 2, "chunk_size": 4, **changes})
+    options = RunOptions(
+        job="fake-record", storage=str(storage), max_epochs=changes.pop("epochs", None)
+    )
+    return rec.RecordRequest(
+        options, out, **{"configs": 3, "train_seeds": 2, "chunk_size": 4, **changes}
+    )
 
 
 def pairs(path: Path) -> set[tuple[int, int]]:
@@ -77,7 +81,9 @@ def pairs(path: Path) -> set[tuple[int, int]]:
     return set(zip(frame["config_id"], frame["train_seed"], strict=True))
 
 
-def test_an_interrupted_recording_resumes_with_only_the_missing_pairs(fake_job, tmp_path, monkeypatch):
+def test_an_interrupted_recording_resumes_with_only_the_missing_pairs(
+    fake_job, tmp_path, monkeypatch
+):
     whole = tmp_path / "whole.parquet"
     rec.record(request(whole, tmp_path))
     assert [len(chunk) for chunk in fake_job] == [4, 4, 4, 2]  # (4 grid + 3 Sobol) x 2 seeds
@@ -199,3 +205,18 @@ def test_a_real_recording_resumes_and_its_replay_draws_recorded_seeds(
     )
     assert len(drawn) == 12 and set(drawn["replay_train_seed"]) <= {0, 1}
     assert set(drawn["replay_config"]) <= {0, 1}
+
+
+def test_the_bench_job_trains_on_its_default_subset_unless_told_otherwise(mnist_dir):
+    from dataclasses import replace
+
+    from tune_jobs.jobs import get_job
+    from tune_jobs.options import load_data
+
+    bench = get_job("mnist-bench")
+    assert bench.max_epochs == 9 and bench.train_subset == 4000
+    job = replace(bench, train_subset=100)  # the tiny files hold 300 training images
+    options = RunOptions(job="mnist-bench", data_dir=str(mnist_dir))
+    assert load_data(job, options).sizes()["train"] == 100
+    assert load_data(job, replace(options, train_subset=50)).sizes()["train"] == 50
+    assert load_data(bench, options).sizes()["val"] == 60  # evaluation sets stay whole
