@@ -44,7 +44,7 @@ from trainables.replay import (
 )
 from tune_jobs.console import Progress
 from tune_jobs.errors import BadInputError
-from tune_jobs.execute import ensure_ray, execute
+from tune_jobs.execute import ensure_ray, execute, unfinished
 from tune_jobs.options import Prepared, RunOptions, load_data, prepare
 
 # The metadata that must match for a rerun to extend a table rather than be refused.
@@ -232,8 +232,18 @@ def machine() -> dict[str, Any]:
     }
 
 
-def record(request: RecordRequest) -> dict[str, Any]:
-    """Record every pending pair into `request.out`, chunk by chunk; returns the table's meta."""
+@dataclass(frozen=True)
+class Recorded:
+    """How a `record` call ended: the table's meta, the pairs still missing, and whether Ctrl-C
+    stopped it (the chunk in flight keeps its finished trials)."""
+
+    meta: dict[str, Any]
+    missing: int
+    interrupted: bool = False
+
+
+def record(request: RecordRequest) -> Recorded:
+    """Record every pending pair into `request.out`, chunk by chunk (module doc)."""
     base, configs = plan_recording(request)
     data = load_data(base.job, request.options)
     expected = identity(base, request, data.sizes())
@@ -247,33 +257,35 @@ def record(request: RecordRequest) -> dict[str, Any]:
         f"{expected['epochs']} epochs; {total - len(pairs)} already recorded, {len(pairs)} to go"
     )
     if not pairs:
-        return meta
+        return Recorded(meta, 0)
     ensure_ray(request.options.address)
     size = request.chunk_size or 6 * (request.options.concurrency or 2)
     chunks = [pairs[i : i + size] for i in range(0, len(pairs), size)]
     progress, stamp = Progress(len(chunks)), time.strftime("%Y%m%d-%H%M%S")
     session = {**machine(), "started": time.time(), "seconds": 0.0, "trials": 0}
     meta["recorded_on"].append(session)
+    interrupted = False
     for index, chunk in enumerate(chunks, start=1):
         done = total - sum(len(c) for c in chunks[index - 1 :])
         print(progress.line(index, f"chunk of {len(chunk)} trials ({done}/{total} recorded)"))
         started = time.monotonic()
         run = chunk_run(base, configs, chunk, f"record-{request.out.stem}-{stamp}-{index:04d}")
-        execute(run, data)
+        interrupted = bool(unfinished(execute(run, data)))  # Tune returns from fit on Ctrl-C
         rows, failed = rows_of_chunk(str(run.folder), configs, chunk)
-        recorded = rows if recorded is None else pd.concat([recorded, rows], ignore_index=True)
         session["seconds"] += time.monotonic() - started
         session["trials"] += len(chunk) - failed
-        meta = {**meta, "train_seeds": _seeds(recorded), "seconds": _total_seconds(meta)}
-        write_table(recorded, meta, request.out)
+        if not rows.empty:
+            recorded = rows if recorded is None else pd.concat([recorded, rows], ignore_index=True)
+            meta = {**meta, "train_seeds": _seeds(recorded), "seconds": _total_seconds(meta)}
+            write_table(recorded, meta, request.out)
         if failed:
             print(f"{failed} trial(s) of this chunk did not finish; a rerun records them")
-    left = len(pending_pairs(configs, request.train_seeds, recorded))
-    print(
-        f"{request.out}: {total - left}/{total} trials recorded"
-        + (f", {left} missing" * bool(left))
-    )
-    return meta
+        if interrupted:
+            break
+    missing = len(pending_pairs(configs, request.train_seeds, recorded))
+    state = "interrupted; rerun to go on" if interrupted else f"{missing} missing" * bool(missing)
+    print(f"{request.out}: {total - missing}/{total} trials recorded" + f"; {state}" * bool(state))
+    return Recorded(meta, missing, interrupted)
 
 
 def _meta(

@@ -7,8 +7,10 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pytest
+from ray import tune
 
-from trainables.replay import read_table, write_table
+from trainables.replay import REPLAY_TRAIN_SEED, ReplayTrainable, read_table, write_table
 
 OLD_TABLE = Path(__file__).parents[2] / "benchmarks/tables/mnist-l2-grid-w128-10k-seed0.parquet"
 
@@ -68,3 +70,31 @@ def test_the_surrogate_replays_recorded_configs_exactly_and_predicts_between_the
     ]
     assert predicted != surrogate.curve(config_id, seed)[-1]["val_acc"]
     assert min(finals) <= predicted <= max(finals)
+
+
+@pytest.mark.slow
+def test_replayed_trials_of_one_configuration_draw_by_their_index_the_same_in_every_run(
+    ray_local, noisy_table, tmp_path
+):
+    table = read_table(noisy_table(configs=4, seeds=3))
+
+    def run(name):
+        tuner = tune.Tuner(
+            tune.with_parameters(ReplayTrainable, data=table),
+            param_space={"lr": 0.03, "opt": "a", "epochs": 1, "seed": 7},
+            tune_config=tune.TuneConfig(num_samples=12, reuse_actors=True),
+            run_config=tune.RunConfig(storage_path=str(tmp_path), name=name, verbose=0),
+        )
+        grid = tuner.fit()
+        # Tune's random sampler numbers its trials 0, 1, ...: its ids end with that count.
+        return sorted(
+            (int(r.metrics["trial_id"].split("_")[1]), int(r.metrics[REPLAY_TRAIN_SEED]))
+            for r in grid
+        )
+
+    first, second = run("a"), run("b")
+    assert [index for index, _ in first] == list(range(12))
+    assert first == second
+    config_id = table.snap({"lr": 0.03, "opt": "a"})
+    assert [seed for _, seed in first] == [table.draw_seed(config_id, 7, i) for i in range(12)]
+    assert len({seed for _, seed in first}) > 1

@@ -64,6 +64,7 @@ def fake_job(monkeypatch):
 
     monkeypatch.setattr(rec, "execute", fake_execute)
     monkeypatch.setattr(rec, "rows_of_chunk", fake_rows)
+    monkeypatch.setattr(rec, "unfinished", lambda results: 0)
     return trained
 
 

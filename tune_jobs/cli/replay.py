@@ -8,8 +8,9 @@
 - `card TABLE`: space, scale, seeds, hours and the seed-to-seed spread of a table.
 
 Replay one with `tune-jobs compare JOB --replay TABLE.parquet --methods ... --seeds N`.
-Exit codes: 0 done, 2 bad input (not an experiment or table, unfinished trials, an existing
-table, a table recorded with other arguments).
+Exit codes: 0 done, 1 some trials failed (a rerun records them), 130 interrupted, 2 bad input
+(not an experiment or table, unfinished trials, an existing table, a table recorded with other
+arguments).
 """
 
 from __future__ import annotations
@@ -21,7 +22,13 @@ from analysis.replay import UnfinishedExperimentError, build_table
 from analysis.results import NotAnExperimentError
 from trainables.data import DataError
 from trainables.replay import ReplayTable, ReplayTableError, read_table, write_table
-from tune_jobs.errors import EXIT_OK, BadInputError, bad_input
+from tune_jobs.errors import (
+    EXIT_FAILED,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    BadInputError,
+    bad_input,
+)
 from tune_jobs.jobs import JOBS
 from tune_jobs.options import DEFAULT_STORAGE, RunOptions
 
@@ -104,8 +111,10 @@ def cmd_replay_record(args: argparse.Namespace) -> int:
         grid=not args.no_grid,
     )  # fmt: skip
     with bad_input(DataError):
-        record(request)
-    return EXIT_OK
+        recorded = record(request)
+    if recorded.interrupted:
+        return EXIT_INTERRUPTED
+    return EXIT_FAILED if recorded.missing else EXIT_OK
 
 
 def _table(path: Path) -> ReplayTable:
