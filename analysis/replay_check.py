@@ -102,8 +102,8 @@ def card(table: ReplayTable) -> list[str]:
     configs = meta.get("configs")
     lines.append(f"configurations: {configs}; training seeds: {meta.get('train_seeds', 'one')}")
     trained = float(table.frame["seconds"].sum()) / 3600
-    wall = float(meta.get("seconds", 0.0)) / 3600
-    lines.append(f"hours: {trained:.2f} of trial time (recorded epochs); {wall:.2f} wall")
+    wall = f"{meta['seconds'] / 3600:.2f} wall" if "seconds" in meta else "wall not recorded"
+    lines.append(f"hours: {trained:.2f} of trial time (recorded epochs); {wall}")
     for session in meta.get("recorded_on", []):
         lines.append(
             f"  recorded on {session.get('host')} ({session.get('cpu')}, {session.get('cpus')} "

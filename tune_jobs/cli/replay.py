@@ -118,8 +118,15 @@ def cmd_replay_record(args: argparse.Namespace) -> int:
 
 
 def _table(path: Path) -> ReplayTable:
+    """The table at `path`; a built one measures distances on its job's log scales."""
     with bad_input(ReplayTableError):
-        return read_table(path)
+        table = read_table(path)
+        job = JOBS.get(table.meta.get("job"))
+        if "space" in table.meta or job is None:
+            return table  # a recorded table names its own log scales
+        dimensions = job.space().dimensions
+        log = [n for n, d in dimensions.items() if getattr(d, "log", False)]
+        return read_table(path, log_scale=log)
 
 
 def cmd_replay_check(args: argparse.Namespace) -> int:
