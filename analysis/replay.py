@@ -33,6 +33,9 @@ _NOT_RECORDED = ("trial_id", ITERATION, "timestamp", "done", "node_id", TIME_TOT
 _NOT_RECORDED += (CUM_EPOCHS, CUM_SECONDS, TIME_THIS_ITER)
 
 
+FINISHED = ("completed", "diverged")  # stop reasons of trials whose whole curve was recorded
+
+
 class UnfinishedExperimentError(ValueError):
     """An experiment whose trials did not all train their full number of epochs."""
 
@@ -51,10 +54,7 @@ def build_table(experiment: str | Path) -> tuple[pd.DataFrame, dict[str, Any]]:
     config_columns = [c for c in trials if c.startswith(CONFIG_PREFIX)]
     tuned = _tuned_columns(experiment, trials, config_columns)
     ids = {trial_id: number for number, trial_id in enumerate(trials["trial_id"])}
-    recorded = [c for c in curves if c not in _NOT_RECORDED]
-    frame = curves[["trial_id", *recorded]].copy()
-    frame[SECONDS] = curves[TIME_THIS_ITER].astype(float)
-    frame = frame.merge(trials[["trial_id", *tuned]], on="trial_id")
+    frame = _recorded_rows(curves).merge(trials[["trial_id", *tuned]], on="trial_id")
     frame.insert(0, CONFIG_ID, frame.pop("trial_id").map(ids))
     frame = frame.sort_values([CONFIG_ID, metrics.EPOCH], kind="stable").reset_index(drop=True)
     first = trials.iloc[0]
@@ -76,11 +76,38 @@ def build_table(experiment: str | Path) -> tuple[pd.DataFrame, dict[str, Any]]:
     return frame, meta
 
 
+def finished_curves(experiment: str | Path) -> tuple[pd.DataFrame, list[str]]:
+    """The curves of the trials that trained their full epochs (or diverged), one row per
+    epoch with `seconds` and every `config/...` column; and the ids of the other trials.
+
+    Raises NotAnExperimentError for a folder that is not an experiment.
+    """
+    grid = load_experiment(experiment)
+    curves = curves_frame(grid)
+    trials = trials_frame(grid, curves)
+    if trials.empty:
+        return pd.DataFrame(), []
+    finished = trials["stop_reason"].isin(FINISHED)
+    config_columns = [c for c in trials if c.startswith(CONFIG_PREFIX)]
+    frame = _recorded_rows(curves).merge(
+        trials.loc[finished, ["trial_id", *config_columns]], on="trial_id"
+    )
+    return frame, trials.loc[~finished, "trial_id"].tolist()
+
+
+def _recorded_rows(curves: pd.DataFrame) -> pd.DataFrame:
+    """A curves frame's recorded columns, with Ray's epoch length as `seconds`."""
+    recorded = [c for c in curves if c not in _NOT_RECORDED]
+    frame = curves[["trial_id", *recorded]].copy()
+    frame[SECONDS] = curves[TIME_THIS_ITER].astype(float)
+    return frame
+
+
 def _check_finished(experiment: str | Path, trials: pd.DataFrame) -> None:
     """UnfinishedExperimentError naming every trial that did not train its full epochs."""
     if trials.empty:
         raise UnfinishedExperimentError(f"{experiment}: the experiment has no trials")
-    ok = trials["stop_reason"].isin(["completed", "diverged"])
+    ok = trials["stop_reason"].isin(FINISHED)
     if ok.all():
         return
     missing = trials.loc[~ok, ["trial_id", "stop_reason", "epochs"]]

@@ -49,3 +49,45 @@ def ray_local():
     ray.init(num_cpus=2, include_dashboard=False, logging_level="ERROR")
     yield
     ray.shutdown()
+
+
+def write_noisy_table(path: Path, configs: int = 24, seeds: int = 3, epochs: int = 3) -> Path:
+    """A replay table of `configs` configurations (lr on a log scale, an optimizer) x `seeds`
+    training seeds: val_acc is a smooth function of the config plus seed noise."""
+    import pandas as pd
+
+    from search_spaces.sobol import describe_space
+    from search_spaces.space import Choice, Float, SearchSpace
+    from trainables.replay import write_table
+
+    space = SearchSpace(
+        {"lr": Float(1e-3, 1.0, grid=(0.01, 0.1), log=True), "opt": Choice(("a", "b"))},
+        {"epochs": epochs},
+    )
+    rng = np.random.default_rng(0)
+    rows = []
+    for config_id in range(configs):
+        lr = float(10 ** rng.uniform(-3, 0))
+        opt = "ab"[config_id % 2]
+        quality = 0.9 - 0.1 * (np.log10(lr) + 1.5) ** 2 - (0.05 if opt == "b" else 0)
+        for seed in range(seeds):
+            noise = float(rng.normal(0, 0.01))
+            for epoch in range(1, epochs + 1):
+                acc = quality * epoch / epochs + noise
+                rows.append(
+                    {"config_id": config_id, "train_seed": seed, "epoch": epoch,
+                     "val_acc": acc, "val_loss": 1 - acc, "test_acc": acc - 0.01,
+                     "diverged": False, "seconds": 1.0, "config/lr": lr, "config/opt": opt}
+                )  # fmt: skip
+    meta = {
+        "job": "synthetic", "tuned": ["lr", "opt"], "fixed": {"epochs": epochs},
+        "space": describe_space(space), "train_seeds": list(range(seeds)),
+    }  # fmt: skip
+    write_table(pd.DataFrame(rows), meta, path)
+    return path
+
+
+@pytest.fixture
+def noisy_table(tmp_path):
+    """`write_noisy_table` into this test's folder: call it with the sizes wanted."""
+    return lambda name="t.parquet", **sizes: write_noisy_table(tmp_path / name, **sizes)

@@ -16,13 +16,21 @@ schedulers run against recorded curves in milliseconds per trial.
   a PBT perturbation) is replayed as the nearest recorded one: per tuned dimension, the distance
   on its scale (log or linear) divided by the recorded range, 1 for a different category;
   Euclidean over dimensions, the first recorded configuration on ties. `replay_config` in each
-  report names the configuration replayed.
+  report names the configuration replayed. With `replay_model` "surrogate" in the table's
+  metadata (chosen by `tune-jobs replay check`), the learning curve of a configuration between
+  recorded ones is a k-NN regression over the recorded ones (`trainables.replay_model`).
+- Training noise: a table may hold several training seeds per configuration (`train_seed`). Each
+  replayed trial draws one of its configuration's recorded seeds from a generator seeded by the
+  replay's seed, the trial's index in its experiment and the config_id, so a rerun draws the same
+  seeds and the same configuration lands differently in different trials. A table of one seed
+  always draws that seed. `replay_train_seed` in each report names the seed replayed.
 """
 
 from __future__ import annotations
 
 import json
 import math
+import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,12 +42,16 @@ from ray import tune
 from ray.tune.result import DONE
 
 from trainables import metrics as m
+from trainables.replay_model import CurveSurrogate
 
 CONFIG_PREFIX = "config/"
 CONFIG_ID = "config_id"
 SECONDS = "seconds"  # seconds the recorded epoch took (Ray's time_this_iter_s)
 REPLAY_SECONDS = "replay_seconds"  # simulated clock: recorded seconds of the trial so far
 REPLAY_CONFIG = "replay_config"  # which recorded configuration a report replays
+TRAIN_SEED = "train_seed"  # the recorded training seed (the trial config's `seed`) of a row
+REPLAY_TRAIN_SEED = "replay_train_seed"  # which recorded training seed a report replays
+REPLAY_MODELS = ("nearest", "surrogate")  # how a configuration between recorded ones is replayed
 METADATA_KEY = b"tune_jobs_replay"
 
 
@@ -52,8 +64,9 @@ class ReplayTable:
     """The recorded curves of a finite set of configurations, ready to look up and replay.
 
     Args:
-        frame: one row per configuration and epoch: `config_id`, `config/<name>` for every tuned
-            dimension, `epoch`, `seconds` and every reported metric.
+        frame: one row per configuration, training seed and epoch: `config_id`, `train_seed`
+            (absent in one-seed tables: then the `seed` in `meta["fixed"]`, else 0),
+            `config/<name>` for every tuned dimension, `epoch`, `seconds`, every reported metric.
         meta: what the table was built from (`job`, `source`, `metric`, `mode`, `epochs`,
             `tuned`, `fixed`).
         log_scale: tuned dimensions whose distances are measured on a log scale.
@@ -72,18 +85,32 @@ class ReplayTable:
         absent = [name for name in tuned if CONFIG_PREFIX + name not in self.frame]
         if absent:
             raise ReplayTableError(f"replay table lacks columns for tuned {', '.join(absent)}")
+        if self.meta.get("replay_model", "nearest") not in REPLAY_MODELS:
+            raise ReplayTableError(f"replay_model must be one of {', '.join(REPLAY_MODELS)}")
         configs = self.frame.groupby(CONFIG_ID, sort=True).first()
         object.__setattr__(self, "_configs", configs[[CONFIG_PREFIX + n for n in tuned]])
-        curves = {}
-        reported = [c for c in self.frame if not c.startswith(CONFIG_PREFIX) and c != CONFIG_ID]
-        for config_id, rows in self.frame.groupby(CONFIG_ID, sort=True):
+        object.__setattr__(self, "_curves", self._split_curves())
+        object.__setattr__(self, "_coordinates", self._encode_table())
+        surrogate = None
+        if self.meta.get("replay_model") == "surrogate":
+            surrogate = CurveSurrogate(self.encode(self.configs()), self.mean_curves(), self.epochs)
+        object.__setattr__(self, "_surrogate", surrogate)
+
+    def _split_curves(self) -> dict[int, dict[int, list[dict[str, Any]]]]:
+        """Every recorded curve, by config_id and training seed: its reports, epoch by epoch."""
+        frame = self.frame
+        if TRAIN_SEED not in frame:
+            frame = frame.assign(**{TRAIN_SEED: int(self.meta.get("fixed", {}).get("seed", 0))})
+        reported = [c for c in frame if not c.startswith(CONFIG_PREFIX)]
+        reported = [c for c in reported if c not in (CONFIG_ID, TRAIN_SEED)]
+        curves: dict[int, dict[int, list[dict[str, Any]]]] = {}
+        for (config_id, seed), rows in frame.groupby([CONFIG_ID, TRAIN_SEED], sort=True):
             rows = rows.sort_values(m.EPOCH)
-            curves[int(config_id)] = [
+            curves.setdefault(int(config_id), {})[int(seed)] = [
                 {k: _plain(v) for k, v in row.items() if not _missing(v)}
                 for row in rows[reported].to_dict("records")
             ]
-        object.__setattr__(self, "_curves", curves)
-        object.__setattr__(self, "_coordinates", self._encode_table())
+        return curves
 
     # --- the finite space of the table
 
@@ -104,8 +131,20 @@ class ReplayTable:
         rows = self._configs.rename(columns=lambda c: c.removeprefix(CONFIG_PREFIX))
         return [{k: _plain(v) for k, v in row.items()} for row in rows.to_dict("records")]
 
+    def config_ids(self) -> list[int]:
+        return [int(i) for i in self._configs.index]
+
+    def seeds(self, config_id: int) -> list[int]:
+        """The training seeds recorded for configuration `config_id`, sorted."""
+        return sorted(self._curves[config_id])
+
     def sizes(self) -> str:
-        return f"replay table: {len(self._curves)} configurations x up to {self.epochs} epochs"
+        counts = sorted(len(by_seed) for by_seed in self._curves.values())
+        seeds = f"{counts[0]}" if counts[0] == counts[-1] else f"{counts[0]}-{counts[-1]}"
+        return (
+            f"replay table: {len(self._curves)} configurations x {seeds} training seed(s) x up "
+            f"to {self.epochs} epochs"
+        )
 
     # --- lookup
 
@@ -126,9 +165,61 @@ class ReplayTable:
                 distance += ((column - value) / span) ** 2
         return int(self._configs.index[int(np.argmin(distance))])
 
-    def curve(self, config_id: int) -> list[dict[str, Any]]:
-        """The recorded reports of configuration `config_id`, epoch by epoch."""
-        return self._curves[config_id]
+    def curve(self, config_id: int, train_seed: int | None = None) -> list[dict[str, Any]]:
+        """The recorded reports of configuration `config_id` and `train_seed` (None: its first
+        recorded seed), epoch by epoch."""
+        by_seed = self._curves[config_id]
+        return by_seed[min(by_seed) if train_seed is None else train_seed]
+
+    def draw_seed(self, config_id: int, replay_seed: int, trial_index: int) -> int:
+        """One recorded training seed of `config_id`, drawn reproducibly (module doc)."""
+        seeds = self.seeds(config_id)
+        rng = np.random.default_rng([int(replay_seed), int(trial_index), int(config_id)])
+        return seeds[int(rng.integers(len(seeds)))]
+
+    def replay_curve(
+        self, config: Mapping[str, Any], config_id: int, train_seed: int
+    ) -> list[dict[str, Any]]:
+        """The reports a trial of `config` replays: the recorded curve of (`config_id`,
+        `train_seed`), its modelled metrics predicted by the surrogate if the table has one."""
+        recorded = self.curve(config_id, train_seed)
+        if self._surrogate is None:
+            return recorded
+        own = self.padded_curve(config_id, train_seed)
+        predicted = self._surrogate.predict(self.encode([config]))[0]
+        return self._surrogate.with_noise(recorded, predicted, own - self.mean_curves()[config_id])
+
+    def padded_curve(self, config_id: int, train_seed: int) -> np.ndarray:
+        """The modelled metrics of one recorded curve as epochs x metrics (see replay_model)."""
+        return CurveSurrogate.padded(self.curve(config_id, train_seed), self.epochs)
+
+    def mean_curves(self) -> dict[int, np.ndarray]:
+        """Per config_id, its padded curves averaged over its recorded training seeds."""
+        cached = self.__dict__.get("_mean_curves")
+        if cached is None:
+            cached = {
+                config_id: np.mean([self.padded_curve(config_id, s) for s in by_seed], axis=0)
+                for config_id, by_seed in self._curves.items()
+            }
+            object.__setattr__(self, "_mean_curves", cached)
+        return cached
+
+    def encode(self, configs: Sequence[Mapping[str, Any]]) -> np.ndarray:
+        """Configurations as points whose Euclidean distances are `snap`'s distances."""
+        columns = []
+        for name in self.tuned:
+            kind, column, low, span = self._coordinates[name]
+            if kind == "category":
+                # One-hot scaled so that two categories lie 1 apart, as in `snap`.
+                for option in dict.fromkeys(column.tolist()):
+                    hot = [float(config[name] == option) for config in configs]
+                    columns.append(np.array(hot) / math.sqrt(2))
+                continue
+            values = np.array([float(config[name]) for config in configs])
+            if name in self.log_scale:
+                values = np.log(np.where(values > 0, values, np.nan))
+            columns.append((np.nan_to_num(values, nan=-1e9) - low) / span)
+        return np.column_stack(columns) if columns else np.zeros((len(configs), 0))
 
     def _encode_table(self) -> dict[str, tuple[str, np.ndarray, float, float]]:
         coordinates = {}
@@ -170,7 +261,9 @@ class ReplayTrainable(tune.Trainable):
 
     def _start(self, config: Mapping[str, Any]) -> None:
         self.config_id = self.table.snap(config)
-        self.curve = self.table.curve(self.config_id)
+        replay_seed = int(config.get("seed", 0))
+        self.train_seed = self.table.draw_seed(self.config_id, replay_seed, self._trial_index())
+        self.curve = self.table.replay_curve(config, self.config_id, self.train_seed)
         self.epochs = min(int(config.get("epochs", len(self.curve))), len(self.curve))
         self.position = 0  # epochs replayed so far
         self.seconds = 0.0  # their recorded seconds
@@ -181,9 +274,22 @@ class ReplayTrainable(tune.Trainable):
         self.seconds += float(row.get(SECONDS, 0.0))
         results = {k: v for k, v in row.items() if k != SECONDS}
         results.update({REPLAY_SECONDS: self.seconds, REPLAY_CONFIG: self.config_id})
+        results[REPLAY_TRAIN_SEED] = self.train_seed
         # A diverged recorded trial ended at that epoch, with no usable weights.
         results[DONE] = bool(row.get(m.DIVERGED)) or self.position >= self.epochs
         return results
+
+    def _trial_index(self) -> int:
+        """The trial's index in its experiment (0 outside Tune), read from its folder's name.
+
+        Tune names a trial's folder `<trial name>_<tag>_<date>`, the tag starting with the count
+        of trials the searcher had created: stable across reruns, unlike the random trial id.
+        """
+        storage = getattr(self, "_storage", None)
+        folder = getattr(storage, "trial_dir_name", None) or ""
+        tag = folder.removeprefix(f"{self.trial_name}_")
+        head = tag.split("_", 1)[0]
+        return int(head) if tag != folder and head.isdigit() else 0
 
     def save_checkpoint(self, checkpoint_dir: str) -> dict[str, Any]:
         return {"epoch": self.position, "seconds": self.seconds}
@@ -213,7 +319,11 @@ def write_table(frame: pd.DataFrame, meta: Mapping[str, Any], path: str | Path) 
     )
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    pq.write_table(table, path)
+    # Written beside, then renamed: an interrupted write never leaves half a table (a recording
+    # resumes from it).
+    partial = path.with_name(f".{path.name}.partial")
+    pq.write_table(table, partial)
+    os.replace(partial, path)
     return path
 
 
@@ -231,4 +341,8 @@ def read_table(path: str | Path, log_scale: Sequence[str] = ()) -> ReplayTable:
     raw = (table.schema.metadata or {}).get(METADATA_KEY)
     if raw is None:
         raise ReplayTableError(f"{path} is a parquet file but not a replay table (no metadata)")
-    return ReplayTable(table.to_pandas(), json.loads(raw), frozenset(log_scale))
+    meta = json.loads(raw)
+    # A recorded table names its own log-scaled dimensions (`tune-jobs replay record`).
+    recorded = meta.get("space", {}).get("dimensions", {})
+    log_scale = {*log_scale, *(name for name, d in recorded.items() if d.get("log"))}
+    return ReplayTable(table.to_pandas(), meta, frozenset(log_scale))

@@ -62,6 +62,8 @@ class Job:
     architecture: tuple[str, ...] = ()
     # Hyperparameters the job holds at one value; `--set` of another value is refused.
     enforced: Mapping[str, Any] = field(default_factory=dict)
+    # Training images used unless `--train-subset` says otherwise (None: the whole split).
+    train_subset: int | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name.strip():

@@ -8,6 +8,7 @@ from typing import Any
 from search_spaces.cifar10 import cifar10_transfer_space
 from search_spaces.mnist import (
     mnist_batchnorm_space,
+    mnist_bench_space,
     mnist_l1_space,
     mnist_l2_space,
     mnist_optimizers_space,
@@ -34,7 +35,7 @@ def mnist_job(name: str, description: str, space: Callable[[], SearchSpace], **e
         load_data=load_mnist,
         validate=MnistConfig.from_dict,
         coerce=coerce,
-        max_epochs=10,
+        max_epochs=extra.pop("max_epochs", 10),
         architecture=MNIST_ARCHITECTURE,
         reuse_actors=True,  # the trainable keeps no state between calls (tests: test_reuse.py)
         **extra,
@@ -66,6 +67,14 @@ JOBS: dict[str, Job] = {
             "Problem 4.3(b): batch normalization on every hidden layer, lr retuned",
             mnist_batchnorm_space,
             enforced={"batchnorm": True},
+        ),
+        mnist_job(
+            "mnist-bench",
+            "HPO benchmark: 6-dim space (lr, L2, dropout, channels, width, optimizer), "
+            "4,000 training images, 9 epochs",
+            mnist_bench_space,
+            max_epochs=9,  # Hyperband with eta 3: rungs at 1, 3, 9 epochs
+            train_subset=4000,
         ),
         Job(
             name="cifar10-transfer",

@@ -247,6 +247,8 @@ def load_data(job: Job, options: RunOptions) -> Any:
     any object): `--train-subset` on other data is refused, `--smoke-test` uses all of it.
     """
     data = job.read_data(options.data_dir)
+    if options.train_subset is None and job.train_subset and not options.smoke_test:
+        options = replace(options, train_subset=job.train_subset)  # the job's own default
     can_cut = callable(getattr(data, "subset", None)) and callable(getattr(data, "sizes", None))
     if options.train_subset and not can_cut:
         raise BadInputError(

@@ -14,6 +14,7 @@ import dataclasses
 from collections.abc import Mapping
 from typing import Any
 
+from search_spaces.sobol import describe_space
 from search_spaces.space import Choice, Dimension, Float, Int, SearchSpace
 from trainables import metrics
 from trainables.replay import (
@@ -67,13 +68,16 @@ def replay_job(options: RunOptions, table_path: str) -> Job:
         raise BadInputError(
             f"--max-epochs {options.max_epochs}: the table recorded {table.epochs} epochs only"
         )
-    space = replay_space(job_space, table)
+    check_table_space(job, job_space, table, table_path, options.max_epochs)
+    # A recorded table spans the job's space (its grid recorded exactly); a built one is finite.
+    space = job_space if "space" in table.meta else replay_space(job_space, table)
     return dataclasses.replace(
         job,
         description=f"{job.description} (replayed from {table_path})",
         trainable=ReplayTrainable,
         space=lambda: space,
         load_data=lambda data_dir=None: table,
+        train_subset=None,  # the table holds the curves, not a training split
         validate=lambda config: check_config(table, config),
         max_epochs=table.epochs,
         # By default a replay optimises what the recorded run did (--metric changes it).
@@ -84,6 +88,36 @@ def replay_job(options: RunOptions, table_path: str) -> Job:
         # trial is about to restore. Replay checkpoints are a few bytes, so keep them all.
         keep_checkpoints=None,
     )
+
+
+def check_table_space(
+    job: Job, job_space: SearchSpace, table: ReplayTable, path: str, max_epochs: int | None
+) -> None:
+    """BadInputError naming every way the table's space differs from the job's.
+
+    A recorded table must hold the job's dimensions with the same kinds, ranges, scales and
+    grids, and the job's epochs (or at least `--max-epochs`); a built table (one grid run) only
+    needs its tuned dimensions to be the job's and its values inside the job's ranges.
+    """
+    recorded = table.meta.get("space", {}).get("dimensions")
+    wanted = describe_space(job_space)["dimensions"]
+    problems = []
+    if recorded is not None:
+        for name in sorted({*recorded, *wanted}):
+            if recorded.get(name) != wanted.get(name):
+                problems.append(f"{name}: table {recorded.get(name)}, job {wanted.get(name)}")
+        if max_epochs is None and table.epochs != job.max_epochs:
+            problems.append(f"epochs: table {table.epochs}, job {job.max_epochs}")
+    for name in table.tuned if recorded is None else ():
+        dimension = job_space.dimensions.get(name)
+        if dimension is None and name not in job_space.fixed:
+            problems.append(f"{name}: tuned in the table, not part of the job")
+        elif isinstance(dimension, Float | Int):
+            outside = [v for v in table.values(name) if not dimension.low <= v <= dimension.high]
+            if outside:
+                problems.append(f"{name}: table values {outside} outside the job's range")
+    if problems:
+        raise BadInputError(f"{path} does not match job {job.name}'s space: {'; '.join(problems)}")
 
 
 def replay_space(job_space: SearchSpace, table: ReplayTable) -> SearchSpace:

@@ -1,0 +1,100 @@
+"""Replay with training noise: each trial draws one recorded training seed, reproducibly; the
+surrogate replays recorded configurations exactly and predicts between them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from ray import tune
+
+from trainables.replay import REPLAY_TRAIN_SEED, ReplayTrainable, read_table, write_table
+
+OLD_TABLE = Path(__file__).parents[2] / "benchmarks/tables/mnist-l2-grid-w128-10k-seed0.parquet"
+
+
+def test_the_same_replay_seed_repeats_its_draws_and_other_seeds_differ(noisy_table):
+    table = read_table(noisy_table(configs=4, seeds=3))
+    draws = {
+        replay_seed: [table.draw_seed(2, replay_seed, trial) for trial in range(200)]
+        for replay_seed in (0, 1)
+    }
+    assert draws[0] == [table.draw_seed(2, 0, trial) for trial in range(200)]
+    assert draws[0] != draws[1]
+    for seeds in draws.values():
+        assert set(seeds) == {0, 1, 2}  # every draw a recorded seed, and every seed drawn
+        assert max(np.bincount(seeds)) < 100  # no seed dominates 200 draws of 3
+    # Another configuration in the same trial draws independently.
+    assert [table.draw_seed(1, 0, t) for t in range(200)] != draws[0]
+
+
+def test_a_one_seed_table_always_draws_its_seed():
+    table = read_table(OLD_TABLE, log_scale=["lr", "weight_decay"])
+    assert table.sizes().startswith("replay table: 8 configurations x 1 training seed(s)")
+    seed = table.seeds(0)
+    assert len(seed) == 1
+    assert {table.draw_seed(c, r, t) for c in range(8) for r in range(3) for t in range(20)} == set(
+        seed
+    )
+    config = table.configs()[3]
+    assert table.replay_curve(config, 3, seed[0]) == table.curve(3)
+
+
+def test_different_seeds_of_a_configuration_replay_different_curves(noisy_table):
+    table = read_table(noisy_table(configs=4, seeds=3))
+    finals = {s: table.curve(1, s)[-1]["val_acc"] for s in table.seeds(1)}
+    assert len(set(finals.values())) == 3
+
+
+def test_the_surrogate_replays_recorded_configs_exactly_and_predicts_between_them(noisy_table):
+    path = noisy_table(configs=24, seeds=3)
+    nearest = read_table(path)
+    frame, meta = nearest.frame, {**nearest.meta, "replay_model": "surrogate"}
+    write_table(frame, meta, path)
+    surrogate = read_table(path)
+    for config_id, config in zip(surrogate.config_ids(), surrogate.configs(), strict=True):
+        for seed in surrogate.seeds(config_id):
+            replayed = pd.DataFrame(surrogate.replay_curve(config, config_id, seed))
+            recorded = pd.DataFrame(surrogate.curve(config_id, seed))
+            np.testing.assert_allclose(replayed["val_acc"], recorded["val_acc"], atol=1e-12)
+    # Between two recorded lrs of the same optimizer, the prediction is not the nearest's curve
+    # but lies inside the range of the recorded configurations' final accuracies.
+    config = {"lr": 0.03, "opt": "a"}
+    config_id = surrogate.snap(config)
+    seed = surrogate.seeds(config_id)[0]
+    predicted = surrogate.replay_curve(config, config_id, seed)[-1]["val_acc"]
+    finals = [
+        surrogate.curve(c, s)[-1]["val_acc"] for c in surrogate.config_ids() for s in range(3)
+    ]
+    assert predicted != surrogate.curve(config_id, seed)[-1]["val_acc"]
+    assert min(finals) <= predicted <= max(finals)
+
+
+@pytest.mark.slow
+def test_replayed_trials_of_one_configuration_draw_by_their_index_the_same_in_every_run(
+    ray_local, noisy_table, tmp_path
+):
+    table = read_table(noisy_table(configs=4, seeds=3))
+
+    def run(name):
+        tuner = tune.Tuner(
+            tune.with_parameters(ReplayTrainable, data=table),
+            param_space={"lr": 0.03, "opt": "a", "epochs": 1, "seed": 7},
+            tune_config=tune.TuneConfig(num_samples=12, reuse_actors=True),
+            run_config=tune.RunConfig(storage_path=str(tmp_path), name=name, verbose=0),
+        )
+        grid = tuner.fit()
+        # Tune's random sampler numbers its trials 0, 1, ...: its ids end with that count.
+        return sorted(
+            (int(r.metrics["trial_id"].split("_")[1]), int(r.metrics[REPLAY_TRAIN_SEED]))
+            for r in grid
+        )
+
+    first, second = run("a"), run("b")
+    assert [index for index, _ in first] == list(range(12))
+    assert first == second
+    config_id = table.snap({"lr": 0.03, "opt": "a"})
+    assert [seed for _, seed in first] == [table.draw_seed(config_id, 7, i) for i in range(12)]
+    assert len({seed for _, seed in first}) > 1
