@@ -26,9 +26,8 @@ def _to_unit(x: torch.Tensor) -> torch.Tensor:
 def random_flip(x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
     """Mirror a random half of the batch left-right."""
     flip = (torch.rand(len(x), generator=generator) < 0.5).to(x.device)
-    out = x.clone()
-    out[flip] = x[flip].flip(-1)
-    return out
+    # A select, not masked indexing: no host sync on a GPU (masked indexing counts the mask).
+    return torch.where(flip[:, None, None, None], x.flip(-1), x)
 
 
 def random_crop(x: torch.Tensor, generator: torch.Generator, padding: int = CROP_PADDING):

@@ -21,6 +21,7 @@ from trainables.loop import (
     start_from,
 )
 from trainables.reporting import CRASH_AT_EPOCH_ENV, InjectedFault
+from trainables.training import evaluate
 
 SEED = 7
 
@@ -189,3 +190,50 @@ def test_start_from_loads_weights_unless_resumed_and_records_their_origin():
     before = resumed[1].weight.detach().clone()
     origin = start_from(resumed, init, {"epoch": 1}, data.val_x, data.val_y)
     assert torch.equal(resumed[1].weight, before) and origin[m.INIT_VAL_ACC] is None
+
+
+class ScriptedValidation:
+    """Replaces the loop's `evaluate`: scripted validation accuracies; counts test evaluations."""
+
+    def __init__(self, monkeypatch, val_x: torch.Tensor, val_accs: list[float]) -> None:
+        self.val_accs, self.test_calls = iter(val_accs), 0
+
+        def scripted(net, x, y, *options):
+            loss, _ = evaluate(net, x, y, *options)
+            if x is val_x:
+                return loss, next(self.val_accs)
+            self.test_calls += 1
+            return loss, 0.5 + self.test_calls / 100  # which evaluation produced a report
+
+        monkeypatch.setattr(loop, "evaluate", scripted)
+
+
+def test_test_accuracy_is_evaluated_only_when_validation_improves(monkeypatch):
+    data = tiny_splits()
+    script = ScriptedValidation(monkeypatch, data.val_x, [0.4, 0.6, 0.6, 0.5, 0.7])
+    recorder = run(monkeypatch, epochs=5, data=data)
+    assert script.test_calls == 3  # epochs 1, 2 and 5 improved on the best validation so far
+    assert [metrics[m.TEST_ACC] for metrics, _ in recorder.reports] == [
+        0.51,
+        0.52,
+        0.52,
+        0.52,
+        0.53,
+    ]
+    states = [state for _, state in recorder.reports]
+    assert [state[BEST_VAL_ACC_KEY] for state in states] == [0.4, 0.6, 0.6, 0.6, 0.7]
+    assert [state[TEST_ACC_KEY] for state in states] == [0.51, 0.52, 0.52, 0.52, 0.53]
+
+
+def test_a_resumed_trial_keeps_its_best_validation_and_test_accuracy(monkeypatch):
+    data = tiny_splits()
+    saved = run(monkeypatch, epochs=2, data=data).reports[-1][1]
+    saved = {**saved, BEST_VAL_ACC_KEY: 0.9, TEST_ACC_KEY: 0.88}
+    script = ScriptedValidation(monkeypatch, data.val_x, [0.8, 0.95])
+    resumed = run(monkeypatch, epochs=4, restored=saved, data=data)
+    assert script.test_calls == 1  # epoch 3 (0.8) did not beat the restored 0.9; epoch 4 did
+    assert [metrics[m.TEST_ACC] for metrics, _ in resumed.reports] == [0.88, 0.51]
+    # A checkpoint from before these keys existed evaluates the test set at once.
+    old = {k: v for k, v in saved.items() if k not in (BEST_VAL_ACC_KEY, TEST_ACC_KEY)}
+    script = ScriptedValidation(monkeypatch, data.val_x, [0.1])
+    assert run(monkeypatch, epochs=3, restored=old, data=data).reports[0][0][m.TEST_ACC] == 0.51
