@@ -176,7 +176,7 @@ def train_mnist(
     """
     cfg = MnistConfig.from_dict(config)
     device = start_trial(cfg.seed)
-    data = to_device(data, device)  # uint8 splits: the object store's tensors, on the CPU
+    data = to_device(data, device)  # uint8 splits, moved once (on a CPU: the same tensors)
     channels, size = data.train_x.shape[1], data.train_x.shape[-1]
     model = build_cnn(cfg, channels, size, data.num_classes)
     net = standardized(model, data.mean, data.std, channels_last=CHANNELS_LAST).to(device)
