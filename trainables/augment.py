@@ -3,6 +3,8 @@
 Each policy takes a uint8 N x C x H x W batch at the stored resolution and a generator, and returns
 a float batch in [0, 1]; the model resizes and normalizes it. Random crops are one gather over the
 batch, flips one masked `flip`, so a policy costs a few milliseconds per batch on a CPU.
+Random draws come from the epoch's CPU generator (the same augmentation on every device) and move
+to the batch's device.
 """
 
 from __future__ import annotations
@@ -23,32 +25,30 @@ def _to_unit(x: torch.Tensor) -> torch.Tensor:
 
 def random_flip(x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
     """Mirror a random half of the batch left-right."""
-    flip = torch.rand(len(x), generator=generator) < 0.5
-    out = x.clone()
-    out[flip] = x[flip].flip(-1)
-    return out
+    flip = (torch.rand(len(x), generator=generator) < 0.5).to(x.device)
+    # A select, not masked indexing: no host sync on a GPU (masked indexing counts the mask).
+    return torch.where(flip[:, None, None, None], x.flip(-1), x)
 
 
 def random_crop(x: torch.Tensor, generator: torch.Generator, padding: int = CROP_PADDING):
     """Reflection-pad by `padding` and crop back to H x W at a random offset per image."""
     n, c, h, w = x.shape
     padded = F.pad(x, (padding,) * 4, mode="reflect")
-    dy = torch.randint(0, 2 * padding + 1, (n,), generator=generator)
-    dx = torch.randint(0, 2 * padding + 1, (n,), generator=generator)
-    rows = (dy[:, None] + torch.arange(h))[:, None, :, None]
-    cols = (dx[:, None] + torch.arange(w))[:, None, None, :]
-    return padded[
-        torch.arange(n)[:, None, None, None], torch.arange(c)[None, :, None, None], rows, cols
-    ]
+    dy = torch.randint(0, 2 * padding + 1, (n,), generator=generator).to(x.device)
+    dx = torch.randint(0, 2 * padding + 1, (n,), generator=generator).to(x.device)
+    arange = lambda size: torch.arange(size, device=x.device)  # noqa: E731
+    rows = (dy[:, None] + arange(h))[:, None, :, None]
+    cols = (dx[:, None] + arange(w))[:, None, None, :]
+    return padded[arange(n)[:, None, None, None], arange(c)[None, :, None, None], rows, cols]
 
 
 def cutout(x: torch.Tensor, generator: torch.Generator, fraction: float = CUTOUT_FRACTION):
     """Erase (set to 0.5 grey) one random square per image."""
     n, _, h, w = x.shape
     size = max(1, round(min(h, w) * fraction))
-    top = torch.randint(0, h - size + 1, (n,), generator=generator)
-    left = torch.randint(0, w - size + 1, (n,), generator=generator)
-    ys, xs = torch.arange(h), torch.arange(w)
+    top = torch.randint(0, h - size + 1, (n,), generator=generator).to(x.device)
+    left = torch.randint(0, w - size + 1, (n,), generator=generator).to(x.device)
+    ys, xs = torch.arange(h, device=x.device), torch.arange(w, device=x.device)
     inside_y = (ys[None] >= top[:, None]) & (ys[None] < top[:, None] + size)
     inside_x = (xs[None] >= left[:, None]) & (xs[None] < left[:, None] + size)
     mask = (inside_y[:, :, None] & inside_x[:, None, :])[:, None]
@@ -60,6 +60,7 @@ def color_jitter(x: torch.Tensor, generator: torch.Generator, strength: float = 
     n = len(x)
     brightness = 1 + (torch.rand(n, 1, 1, 1, generator=generator) * 2 - 1) * strength
     contrast = 1 + (torch.rand(n, 1, 1, 1, generator=generator) * 2 - 1) * strength
+    brightness, contrast = brightness.to(x.device), contrast.to(x.device)
     mean = x.mean(dim=(1, 2, 3), keepdim=True)
     return ((x * brightness - mean) * contrast + mean).clamp(0, 1)
 

@@ -31,7 +31,7 @@ from trainables.config import (
     one_of,
     setting,
 )
-from trainables.data import ImageSplits
+from trainables.data import ImageSplits, to_device
 from trainables.loop import Batches, EpochLoop, build_and_restore, start_trial
 from trainables.pretrained import IMAGENET, NO_WEIGHTS, WeightsError, check_source
 from trainables.resnet_transfer import (
@@ -40,7 +40,7 @@ from trainables.resnet_transfer import (
     build_transfer_resnet,
     check_weights,
 )
-from trainables.training import OPTIMIZERS
+from trainables.training import OPTIMIZERS, eval_batch_size
 
 # Metrics of this trainable beyond the ones every trainable reports.
 EARLY_STOPPED = "early_stopped"  # True on the last report of a trial stopped by its patience
@@ -150,29 +150,33 @@ class TransferExtras:
 def train_cifar10(config: dict[str, Any], data: ImageSplits) -> None:
     """Ray Tune function trainable: fine-tune ResNet18: metrics and a checkpoint every epoch."""
     cfg = CifarConfig.from_dict(config)
-    start_trial(cfg.seed)
+    device = start_trial(cfg.seed)
+    data = to_device(data, device)  # uint8 splits; the model resizes and normalizes each batch
     model = build_transfer_resnet(
         cfg.weights, data.num_classes, cfg.finetune, cfg.resolution, data.mean, data.std
     )
-    conv1_before = model.conv1.weight.detach().clone()
+    conv1_before = model.conv1.weight.detach().clone()  # on the CPU, as checkpoints hold it
     optimizer, state = build_and_restore(
-        model, cfg.optimizer, lr=cfg.lr, weight_decay=cfg.weight_decay, momentum=cfg.momentum
-    )
+        model, cfg.optimizer, device, lr=cfg.lr, weight_decay=cfg.weight_decay,
+        momentum=cfg.momentum,
+    )  # fmt: skip
     stopper = EarlyStopping(cfg.patience)
     if state is not None:
         conv1_before = state[CONV1_BEFORE]
         stopper = EarlyStopping(cfg.patience, float(state["best"]), int(state["bad_epochs"]))
-    cached = cfg.uses_cached_features
+    cached, batch = cfg.uses_cached_features, eval_batch_size(device)
     splits = (data.train_x, data.val_x, data.test_x)
     if cached:  # the backbone never changes: its features are the inputs of fc
-        net, inputs = model.fc, tuple(backbone_features(model, x) for x in splits)
+        # Computed afresh by every trial (a reused actor too): they depend on its weights source.
+        net, inputs = model.fc, tuple(backbone_features(model, x, batch) for x in splits)
     else:
         net, inputs = model, splits
     loop = EpochLoop(
         model=model, optimizer=optimizer, net=net, inputs=inputs, data=data,
         batch_size=cfg.batch_size, seed=cfg.seed, epochs=cfg.epochs,
         weight_decay=cfg.weight_decay, augment=None if cached else _augmentation(cfg.augmentation),
-        extras=TransferExtras(stopper, cached, conv1_before),
+        extras=TransferExtras(stopper, cached, conv1_before), device=device,
+        eval_batch_size=batch,
     )  # fmt: skip
     loop.run(state)
 

@@ -6,6 +6,7 @@ re-reads files or decodes images; batches are slices of tensors.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 import shutil
@@ -195,11 +196,21 @@ def _mnist_missing_message(raw: Path, missing: list[str]) -> str:
     )
 
 
-def normalize(x: torch.Tensor, mean: tuple[float, ...], std: tuple[float, ...]) -> torch.Tensor:
-    """uint8 images to float32, scaled to [0, 1] and standardized per channel."""
-    mean_t = torch.tensor(mean).view(1, -1, 1, 1)
-    std_t = torch.tensor(std).view(1, -1, 1, 1)
+def normalize(
+    x: torch.Tensor,
+    mean: tuple[float, ...] | torch.Tensor,
+    std: tuple[float, ...] | torch.Tensor,
+) -> torch.Tensor:
+    """uint8 images to float32, scaled to [0, 1] and standardized per channel, on x's device."""
+    mean_t = torch.as_tensor(mean, dtype=torch.float32, device=x.device).view(1, -1, 1, 1)
+    std_t = torch.as_tensor(std, dtype=torch.float32, device=x.device).view(1, -1, 1, 1)
     return (x.float().div_(255.0) - mean_t) / std_t
+
+
+def to_device(data: ImageSplits, device: torch.device | str) -> ImageSplits:
+    """`data` with every tensor on `device` (the same tensors, uncopied, where they already are)."""
+    tensors = ("train_x", "train_y", "val_x", "val_y", "test_x", "test_y")
+    return dataclasses.replace(data, **{name: getattr(data, name).to(device) for name in tensors})
 
 
 def batches(
@@ -208,12 +219,13 @@ def batches(
     batch_size: int,
     generator: torch.Generator | None = None,
 ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-    """Mini-batches of in-memory tensors; shuffled when a generator is given."""
+    """Mini-batches of in-memory tensors, indexed where they are; shuffled when a generator (a CPU
+    one, so the order is the same on every device) is given."""
     if generator is None:
         for start in range(0, len(y), batch_size):
             yield x[start : start + batch_size], y[start : start + batch_size]
         return
-    order = torch.randperm(len(y), generator=generator)
+    order = torch.randperm(len(y), generator=generator).to(y.device)
     for start in range(0, len(y), batch_size):
         index = order[start : start + batch_size]
         yield x[index], y[index]

@@ -7,7 +7,7 @@ TRAIN_LOSS = "train_loss"  # mean data loss (cross-entropy) over the epoch's bat
 TRAIN_COST = "train_cost"  # data loss + regularization penalty: the "training cost" of Problem 4.3
 VAL_LOSS = "val_loss"
 VAL_ACC = "val_acc"
-TEST_ACC = "test_acc"
+TEST_ACC = "test_acc"  # at the epoch of the best val_acc so far (evaluated only then)
 DIVERGED = "diverged"  # True on the one report of a trial whose loss became NaN or infinite
 
 # Selection metric of every job: validation accuracy, higher is better. The test set never chooses.
@@ -34,3 +34,8 @@ RESOURCE_ATTR = "training_iteration"
 INIT_TRIAL = "init_trial"  # the source experiment's trial whose checkpoint was loaded
 INIT_CHECKPOINT = "init_checkpoint"  # that checkpoint's path
 INIT_VAL_ACC = "init_val_acc"  # validation accuracy of the loaded weights, before any step
+
+# Where and how long each epoch ran, reported beside the metrics.
+DEVICE = "device"  # the device the trial trained on: "cpu" or "cuda:0" (text, not a metric to tune)
+TRAIN_SECONDS = "train_seconds"  # seconds of the epoch's training steps
+EVAL_SECONDS = "eval_seconds"  # seconds of its evaluation (validation, and test when it improved)

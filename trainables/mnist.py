@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+import torch
 from torch import nn
 
 from trainables.config import (
@@ -21,9 +22,9 @@ from trainables.config import (
     one_of,
     setting,
 )
-from trainables.data import ImageSplits, normalize
+from trainables.data import ImageSplits, normalize, to_device
 from trainables.loop import EpochLoop, FixedMetrics, build_and_restore, start_from, start_trial
-from trainables.training import OPTIMIZERS
+from trainables.training import OPTIMIZERS, eval_batch_size
 
 INITS = ("default", "kaiming", "xavier")
 MAX_CONV_LAYERS = 4  # 28x28 halves to 1x1 after four 2x2 poolings
@@ -34,6 +35,7 @@ ODD_KERNEL = Constraint(
 MAX_CHANNELS, MAX_WIDTH = 512, 4096
 # Weights, gradients and up to two optimizer moments: 16 bytes a parameter, 1.6 GB at the limit.
 MAX_PARAMETERS = 100_000_000
+CHANNELS_LAST = True  # faster on a CPU: benchmarks/epoch_speed.py --variants (see README)
 
 
 @dataclass(frozen=True)
@@ -94,6 +96,33 @@ def build_cnn(
     return model
 
 
+class Standardize(nn.Module):
+    """uint8 images in, standardized float32 out (`normalize`): splits stay uint8 in memory and
+    on the device, and only each batch is made float."""
+
+    def __init__(
+        self, mean: tuple[float, ...], std: tuple[float, ...], channels_last: bool = False
+    ) -> None:
+        super().__init__()
+        # Not persistent: the checkpoint holds the CNN's own state dict, not this wrapper's.
+        self.register_buffer("mean", torch.tensor(mean), persistent=False)
+        self.register_buffer("std", torch.tensor(std), persistent=False)
+        self.memory_format = torch.channels_last if channels_last else torch.contiguous_format
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return normalize(x, self.mean, self.std).contiguous(memory_format=self.memory_format)
+
+
+def standardized(
+    model: nn.Module, mean: tuple[float, ...], std: tuple[float, ...], channels_last: bool = False
+) -> nn.Sequential:
+    """`model` behind a `Standardize` of its uint8 inputs; with `channels_last`, both run in that
+    memory format (same parameters, in place)."""
+    if channels_last:
+        model.to(memory_format=torch.channels_last)
+    return nn.Sequential(Standardize(mean, std, channels_last), model)
+
+
 def parameter_count(
     config: MnistConfig, in_channels: int = 1, image_size: int = 28, num_classes: int = 10
 ) -> int:
@@ -146,19 +175,23 @@ def train_mnist(
             they came from; recorded in every report. A resumed trial uses its own checkpoint.
     """
     cfg = MnistConfig.from_dict(config)
-    start_trial(cfg.seed)
+    device = start_trial(cfg.seed)
+    data = to_device(data, device)  # uint8 splits, moved once (on a CPU: the same tensors)
     channels, size = data.train_x.shape[1], data.train_x.shape[-1]
     model = build_cnn(cfg, channels, size, data.num_classes)
+    net = standardized(model, data.mean, data.std, channels_last=CHANNELS_LAST).to(device)
     optimizer, state = build_and_restore(
-        model, cfg.optimizer, lr=cfg.lr, weight_decay=cfg.weight_decay, momentum=cfg.momentum,
-        betas=(cfg.beta1, cfg.beta2),
+        model, cfg.optimizer, device, lr=cfg.lr, weight_decay=cfg.weight_decay,
+        momentum=cfg.momentum, betas=(cfg.beta1, cfg.beta2),
     )  # fmt: skip
-    splits = (data.train_x, data.val_x, data.test_x)
-    train_x, val_x, test_x = (normalize(x, data.mean, data.std) for x in splits)
-    origin = {} if init is None else start_from(model, init, state, val_x, data.val_y)
+    batch = eval_batch_size(device)
+    origin = {} if init is None else start_from(
+        model, init, state, data.val_x, data.val_y, net=net, batch_size=batch
+    )  # fmt: skip
     loop = EpochLoop(
-        model=model, optimizer=optimizer, net=model, inputs=(train_x, val_x, test_x), data=data,
-        batch_size=cfg.batch_size, seed=cfg.seed, epochs=cfg.epochs, l1=cfg.l1,
+        model=model, optimizer=optimizer, net=net, inputs=(data.train_x, data.val_x, data.test_x),
+        data=data, batch_size=cfg.batch_size, seed=cfg.seed, epochs=cfg.epochs, l1=cfg.l1,
         weight_decay=cfg.weight_decay, extras=FixedMetrics(origin), fault_injection=True,
+        device=device, eval_batch_size=batch,
     )  # fmt: skip
     loop.run(state)

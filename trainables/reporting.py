@@ -11,6 +11,7 @@ import os
 import shutil
 import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -78,7 +79,7 @@ def report(metrics: dict[str, Any], state: dict[str, Any] | None = None) -> None
         tune.report(metrics)
     else:
         with tempfile.TemporaryDirectory() as folder:
-            torch.save(state, Path(folder) / CHECKPOINT_FILE)
+            torch.save(cpu_copy(state), Path(folder) / CHECKPOINT_FILE)
             size = (Path(folder) / CHECKPOINT_FILE).stat().st_size
             trial_dir = check_room(size)
             try:
@@ -122,7 +123,11 @@ def load_checkpoint_state(checkpoint: tune.Checkpoint) -> dict[str, Any]:
     shown = f"{checkpoint.path}/{CHECKPOINT_FILE}"
     with checkpoint.as_directory() as folder:
         try:
-            state = torch.load(Path(folder) / CHECKPOINT_FILE, weights_only=True)
+            # Tensors land on the CPU whatever device wrote them: a GPU trial's checkpoint resumes,
+            # seeds --init-from and is probed on a machine without one.
+            state = torch.load(
+                Path(folder) / CHECKPOINT_FILE, map_location="cpu", weights_only=True
+            )
         except Exception as error:  # torch raises many types; its text suggests weights_only=False
             # which would run the file's code: say what the file is, never that.
             raise NotACheckpointError(
@@ -135,8 +140,39 @@ def load_checkpoint_state(checkpoint: tune.Checkpoint) -> dict[str, Any]:
     return state
 
 
+def cpu_copy(value: Any) -> Any:
+    """`value` (a state: nested dicts, lists, tuples of tensors and plain values) with every tensor
+    on the CPU: what a checkpoint holds, so any machine can load it. CPU tensors are not copied."""
+    if isinstance(value, torch.Tensor):
+        return value.detach().cpu()
+    if isinstance(value, dict):
+        moved = type(value)((key, cpu_copy(item)) for key, item in value.items())
+        if hasattr(value, "_metadata"):  # a module state dict's layer versions: keep them
+            moved._metadata = value._metadata
+        return moved
+    if isinstance(value, list | tuple):
+        return type(value)(cpu_copy(item) for item in value)
+    return value
+
+
+def _in_ray_worker() -> bool:
+    return ray.is_initialized() and ray.get_runtime_context().worker.mode == ray.WORKER_MODE
+
+
 def trial_cpus() -> int:
     """CPUs Ray assigned to this trial (1 outside a Ray worker): the number of torch threads."""
-    if not ray.is_initialized() or ray.get_runtime_context().worker.mode != ray.WORKER_MODE:
+    if not _in_ray_worker():
         return 1
     return max(1, int(ray.get_runtime_context().get_assigned_resources().get("CPU", 1)))
+
+
+def trial_device() -> torch.device:
+    """The device this trial trains on: the GPU Ray assigned it, else the CPU."""
+    gpus = ray.get_gpu_ids() if _in_ray_worker() else []
+    return torch.device(device_for(gpus, torch.cuda.is_available()))
+
+
+def device_for(assigned_gpus: Sequence[Any], cuda_available: bool) -> str:
+    """`cuda:0` when Ray assigned GPUs and torch sees one (Ray sets CUDA_VISIBLE_DEVICES to the
+    assigned ones, so the first visible is the trial's), else `cpu`."""
+    return "cuda:0" if assigned_gpus and cuda_available else "cpu"

@@ -128,4 +128,4 @@ def backbone_features(
     """The frozen backbone's features of every image in `x`, computed once, in chunks."""
     model.eval()
     chunks = [model.features(x[i : i + batch_size]) for i in range(0, len(x), batch_size)]
-    return torch.cat(chunks) if chunks else torch.empty(0, model.fc.in_features)
+    return torch.cat(chunks) if chunks else torch.empty(0, model.fc.in_features, device=x.device)

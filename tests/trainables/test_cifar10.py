@@ -106,8 +106,8 @@ def run_in_process(monkeypatch, config, data, val_accs=None):
     if val_accs is not None:
         real, calls = module.evaluate, iter(val_accs)
 
-        def scripted(net, x, y):  # validation is evaluated before test in each epoch
-            loss, acc = real(net, x, y)
+        def scripted(net, x, y, *options):  # validation is evaluated before test in each epoch
+            loss, acc = real(net, x, y, *options)
             return (loss, next(calls)) if y is data.val_y else (loss, acc)
 
         monkeypatch.setattr(module, "evaluate", scripted)

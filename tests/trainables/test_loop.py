@@ -12,8 +12,16 @@ from torch import nn
 import trainables.loop as loop
 from trainables import metrics as m
 from trainables.data import ImageSplits
-from trainables.loop import EpochLoop, FixedMetrics, build_and_restore, start_from
+from trainables.loop import (
+    BEST_VAL_ACC_KEY,
+    TEST_ACC_KEY,
+    EpochLoop,
+    FixedMetrics,
+    build_and_restore,
+    start_from,
+)
 from trainables.reporting import CRASH_AT_EPOCH_ENV, InjectedFault
+from trainables.training import evaluate
 
 SEED = 7
 
@@ -54,6 +62,11 @@ class Recorder:
         return [metrics[m.EPOCH] for metrics, _ in self.reports]
 
 
+def untimed(metrics: dict[str, Any]) -> dict[str, Any]:
+    """A report without its seconds, which no two runs share."""
+    return {k: v for k, v in metrics.items() if k not in (m.TRAIN_SECONDS, m.EVAL_SECONDS)}
+
+
 def run(monkeypatch, epochs: int, lr: float = 0.5, restored=None, data=None, **options) -> Recorder:
     """A fresh tiny model trained by the loop, resumed from `restored` if given."""
     recorder = Recorder(monkeypatch, restored)
@@ -74,10 +87,13 @@ def test_every_epoch_reports_the_metrics_with_a_checkpoint(monkeypatch):
     assert recorder.epochs() == [1, 2, 3]
     for metrics, state in recorder.reports:
         assert set(metrics) == {
-            m.EPOCH, m.TRAIN_LOSS, m.TRAIN_COST, m.VAL_LOSS, m.VAL_ACC, m.TEST_ACC, m.DIVERGED
+            m.EPOCH, m.TRAIN_LOSS, m.TRAIN_COST, m.VAL_LOSS, m.VAL_ACC, m.TEST_ACC, m.DIVERGED,
+            m.DEVICE, m.TRAIN_SECONDS, m.EVAL_SECONDS,
         }  # fmt: skip
         assert metrics[m.DIVERGED] is False and metrics[m.TRAIN_COST] == metrics[m.TRAIN_LOSS]
-        assert list(state) == ["model", "optimizer", "epoch"]
+        assert metrics[m.DEVICE] == "cpu"
+        assert metrics[m.TRAIN_SECONDS] > 0 and metrics[m.EVAL_SECONDS] > 0
+        assert list(state) == ["model", "optimizer", "epoch", BEST_VAL_ACC_KEY, TEST_ACC_KEY]
         assert state["epoch"] == metrics[m.EPOCH]
 
 
@@ -97,7 +113,7 @@ def test_a_resumed_trial_continues_at_the_next_epoch_with_that_epochs_batches(mo
     resumed = run(monkeypatch, epochs=3, restored=first_two.reports[-1][1])
     assert resumed.epochs() == [3]
     assert resumed.batches == straight.batches[2:]
-    assert resumed.reports[0][0] == straight.reports[-1][0]
+    assert untimed(resumed.reports[0][0]) == untimed(straight.reports[-1][0])
     final, expected = resumed.reports[0][1], straight.reports[-1][1]
     for name, tensor in expected["model"].items():
         assert torch.equal(final["model"][name], tensor), name
@@ -147,7 +163,7 @@ def test_extras_add_metrics_and_checkpoint_entries_and_may_stop_the_trial(monkey
     assert recorder.epochs() == [1, 2]
     assert [metrics["extra_epoch"] for metrics, _ in recorder.reports] == [1, 2]
     assert [metrics[m.VAL_ACC] for metrics, _ in recorder.reports] == [v for v, _ in extras.seen]
-    assert list(recorder.reports[-1][1]) == ["model", "optimizer", "epoch", "counter"]
+    assert list(recorder.reports[-1][1])[-1] == "counter"
 
 
 def test_fault_injection_crashes_only_where_it_is_asked_for(monkeypatch):
@@ -174,3 +190,50 @@ def test_start_from_loads_weights_unless_resumed_and_records_their_origin():
     before = resumed[1].weight.detach().clone()
     origin = start_from(resumed, init, {"epoch": 1}, data.val_x, data.val_y)
     assert torch.equal(resumed[1].weight, before) and origin[m.INIT_VAL_ACC] is None
+
+
+class ScriptedValidation:
+    """Replaces the loop's `evaluate`: scripted validation accuracies; counts test evaluations."""
+
+    def __init__(self, monkeypatch, val_x: torch.Tensor, val_accs: list[float]) -> None:
+        self.val_accs, self.test_calls = iter(val_accs), 0
+
+        def scripted(net, x, y, *options):
+            loss, _ = evaluate(net, x, y, *options)
+            if x is val_x:
+                return loss, next(self.val_accs)
+            self.test_calls += 1
+            return loss, 0.5 + self.test_calls / 100  # which evaluation produced a report
+
+        monkeypatch.setattr(loop, "evaluate", scripted)
+
+
+def test_test_accuracy_is_evaluated_only_when_validation_improves(monkeypatch):
+    data = tiny_splits()
+    script = ScriptedValidation(monkeypatch, data.val_x, [0.4, 0.6, 0.6, 0.5, 0.7])
+    recorder = run(monkeypatch, epochs=5, data=data)
+    assert script.test_calls == 3  # epochs 1, 2 and 5 improved on the best validation so far
+    assert [metrics[m.TEST_ACC] for metrics, _ in recorder.reports] == [
+        0.51,
+        0.52,
+        0.52,
+        0.52,
+        0.53,
+    ]
+    states = [state for _, state in recorder.reports]
+    assert [state[BEST_VAL_ACC_KEY] for state in states] == [0.4, 0.6, 0.6, 0.6, 0.7]
+    assert [state[TEST_ACC_KEY] for state in states] == [0.51, 0.52, 0.52, 0.52, 0.53]
+
+
+def test_a_resumed_trial_keeps_its_best_validation_and_test_accuracy(monkeypatch):
+    data = tiny_splits()
+    saved = run(monkeypatch, epochs=2, data=data).reports[-1][1]
+    saved = {**saved, BEST_VAL_ACC_KEY: 0.9, TEST_ACC_KEY: 0.88}
+    script = ScriptedValidation(monkeypatch, data.val_x, [0.8, 0.95])
+    resumed = run(monkeypatch, epochs=4, restored=saved, data=data)
+    assert script.test_calls == 1  # epoch 3 (0.8) did not beat the restored 0.9; epoch 4 did
+    assert [metrics[m.TEST_ACC] for metrics, _ in resumed.reports] == [0.88, 0.51]
+    # A checkpoint from before these keys existed evaluates the test set at once.
+    old = {k: v for k, v in saved.items() if k not in (BEST_VAL_ACC_KEY, TEST_ACC_KEY)}
+    script = ScriptedValidation(monkeypatch, data.val_x, [0.1])
+    assert run(monkeypatch, epochs=3, restored=old, data=data).reports[0][0][m.TEST_ACC] == 0.51

@@ -11,6 +11,7 @@ from trainables import metrics as m
 from trainables.data import load_mnist
 from trainables.mnist import train_mnist
 from trainables.reporting import load_checkpoint_state
+from trainables.training import EVAL_BATCH_SIZE
 
 EVERY_METRIC = (m.EPOCH, m.TRAIN_LOSS, m.TRAIN_COST, m.VAL_LOSS, m.VAL_ACC, m.TEST_ACC)
 SMALL = {"channels": 4, "width": 16, "batch_size": 32, "lr": 0.1}
@@ -76,3 +77,32 @@ def test_resumed_trial_continues_where_its_checkpoint_left_off(monkeypatch, mnis
     assert resumed[0][0][m.VAL_ACC] == straight[-1][0][m.VAL_ACC]
     for name, tensor in straight[-1][1]["model"].items():
         assert torch.equal(tensor, resumed[0][1]["model"][name]), name
+
+
+def untimed(reports):
+    seconds = (m.TRAIN_SECONDS, m.EVAL_SECONDS)
+    return [{k: v for k, v in metrics.items() if k not in seconds} for metrics, _ in reports]
+
+
+def test_a_trial_standardizes_batches_not_whole_splits(monkeypatch, mnist_dir):
+    import trainables.mnist as module
+
+    data = load_mnist(mnist_dir, download=False)
+    sizes, normalize = [], module.normalize
+    monkeypatch.setattr(module, "normalize", lambda x, *a: sizes.append(len(x)) or normalize(x, *a))
+    reports = run_in_process(monkeypatch, {**SMALL, "epochs": 1}, data)
+    assert reports[0][0][m.DEVICE] == "cpu"
+    assert max(sizes) <= max(SMALL["batch_size"], EVAL_BATCH_SIZE) < len(data.train_y)
+    assert sum(sizes) == len(data.train_y) + len(data.val_y) + len(data.test_y)
+
+
+def test_a_reused_process_runs_a_trial_as_a_fresh_one_would(monkeypatch, mnist_dir):
+    # Tune's reuse_actors restarts the function in the same process: nothing may carry over.
+    data = load_mnist(mnist_dir, download=False)
+    fresh = run_in_process(monkeypatch, {**SMALL, "epochs": 2}, data)
+    torch.set_num_threads(2)
+    run_in_process(monkeypatch, {**SMALL, "epochs": 1, "seed": 5, "dropout": 0.5}, data)
+    assert torch.get_num_threads() == 1  # the trial set the threads Ray gave it
+    torch.set_num_threads(2)
+    reused = run_in_process(monkeypatch, {**SMALL, "epochs": 2}, data)
+    assert untimed(reused) == untimed(fresh)
