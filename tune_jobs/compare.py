@@ -20,7 +20,7 @@ from analysis.results import load_compare, manifest_metric, read_manifest
 from search_spaces.methods import METHODS
 from tune_jobs.console import Progress
 from tune_jobs.errors import BadInputError
-from tune_jobs.execute import ensure_ray, execute, unfinished
+from tune_jobs.execute import connect_first, ensure_ray, execute, unfinished
 from tune_jobs.jobs import Job
 from tune_jobs.options import Prepared, RunOptions, describe_data, load_data, prepare
 from tune_jobs.replay import replay_job, replay_record
@@ -118,6 +118,7 @@ def run_compare(
     """
     job = None if replay is None else replay_job(base, replay)
     runs, budget = plan_compare(base, methods, seeds, parent, job)
+    connect_first(base)
     data = load_data(runs[0].job, base)
     print(f"Data: {describe_data(data)}; {len(runs)} runs, {budget} epochs each")
     ensure_ray(base.address)

@@ -156,6 +156,14 @@ def closing_record(record: dict[str, Any], results: tune.ResultGrid) -> dict[str
     return {**record, "ended": time.time(), "interrupted": None}
 
 
+def connect_first(options: RunOptions) -> None:
+    """With `--address`: connect now and refuse trials larger than the cluster's largest node,
+    before any data is read (a local run's resources are checked by `prepare`)."""
+    if options.address:
+        ensure_ray(options.address)
+        check_node_resources(options)
+
+
 def ensure_ray(address: str | None = None) -> None:
     """Connect to `address`, or start a local Ray in this process if none is running.
 

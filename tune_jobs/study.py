@@ -18,7 +18,7 @@ from search_spaces.mnist import OPTIMIZER_PARAMETERS, optimizer_pins
 from trainables import metrics
 from tune_jobs.console import Progress
 from tune_jobs.errors import BadInputError
-from tune_jobs.execute import best_summary, ensure_ray, execute, resume
+from tune_jobs.execute import best_summary, connect_first, ensure_ray, execute, resume
 from tune_jobs.jobs import get_job
 from tune_jobs.options import RunOptions, load_data, prepare
 from tune_jobs.storage import check_name
@@ -99,6 +99,7 @@ class Study:
                 init_from=init_from, **self._space_options(job),
             )  # fmt: skip
             prepared = prepare(options)
+            connect_first(options)
             if self._data is None:  # every stage trains on the same MNIST splits
                 self._data = load_data(prepared.job, options)
             ensure_ray(self.base.address)

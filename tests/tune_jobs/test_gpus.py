@@ -147,6 +147,24 @@ def test_gpus_on_a_cluster_without_one_are_refused_on_connect(tmp_path, monkeypa
     assert not (tmp_path / prepared.name).exists()
 
 
+@pytest.mark.parametrize("command", ["run", "compare", "study"])
+def test_gpus_a_cluster_lacks_are_refused_before_data_is_read(
+    command, tmp_path, monkeypatch, capsys
+):
+    import ray
+
+    nodes = [{"Alive": True, "Resources": {"CPU": 8.0}}]
+    monkeypatch.setattr(ray, "nodes", lambda: nodes)
+    monkeypatch.setattr(tune_jobs.options, "check_address", lambda address: None)  # reachable
+    monkeypatch.setattr(tune_jobs.execute, "ensure_ray", lambda address: None)  # and connected
+    for module in (tune_jobs.cli.run, tune_jobs.compare, tune_jobs.study):
+        monkeypatch.setattr(module, "load_data", _tripwire("data load"), raising=False)
+    argv = [*COMMANDS[command], "--storage", str(tmp_path), "--gpus-per-trial", "1"]
+    err = _refused([*argv, "--address", "10.1.2.3:6379"], capsys)
+    assert "largest node has no GPU" in err
+    assert list(tmp_path.iterdir()) == []
+
+
 def _trial_resources(trainable) -> dict[str, float]:
     """The one bundle Tune requests for each trial of `trainable` (as Tune wraps it)."""
     (bundle,) = wrap_function(trainable).default_resource_request({}).bundles

@@ -146,6 +146,7 @@ def test_a_raising_trainable_is_a_failed_trial_with_its_traceback(
     assert f'File "{path}", line 11, in train' in text  # the traceback reaches the user's line
 
 
+@pytest.mark.slow  # two Ray runs; the fast tier keeps the loading and refusal tests
 def test_resume_and_report_find_the_user_job_again(ray_local, tmp_path, monkeypatch, capsys):
     write_job(tmp_path, ready=False)
     monkeypatch.chdir(tmp_path)  # a relative reference, recorded as an absolute path

@@ -17,7 +17,7 @@ from tune_jobs.cli.run_options import (
 )
 from tune_jobs.console import report_command, trial_counts
 from tune_jobs.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, bad_input
-from tune_jobs.execute import best_summary, ensure_ray, execute, resume, unfinished
+from tune_jobs.execute import best_summary, connect_first, ensure_ray, execute, resume, unfinished
 from tune_jobs.guard import StorageFullStop
 from tune_jobs.jobs import Job
 from tune_jobs.options import describe_data, load_data, prepare
@@ -42,6 +42,7 @@ def configure(name: str, parser: argparse.ArgumentParser) -> None:
 def cmd_run(args: argparse.Namespace) -> int:
     options = run_options(args)
     prepared = prepare(options)
+    connect_first(options)
     with bad_input(DataError):
         data = load_data(prepared.job, options)
     print(f"Data: {describe_data(data)}")
