@@ -109,6 +109,10 @@ class SearchSpace:
         sampled = {name: d.distribution() for name, d in self.dimensions.items()}
         return {**self.fixed, **sampled}
 
+    def log_scaled(self) -> list[str]:
+        """The tuned dimensions sampled on a log scale, sorted by name."""
+        return sorted(n for n, d in self.dimensions.items() if getattr(d, "log", False))
+
     def pin(self, values: Mapping[str, Any]) -> SearchSpace:
         """The same space with `values` fixed instead of tuned."""
         dimensions = {k: d for k, d in self.dimensions.items() if k not in values}

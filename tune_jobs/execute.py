@@ -106,11 +106,7 @@ def execute(prepared: Prepared, data: Any) -> tune.ResultGrid:
         # The job's reference (a name, or a file or module reference): `resume` loads it again.
         "job": prepared.options.job or prepared.job.name,
         # What `report` needs of the job's space, so that it never has to load the job's code.
-        "log_scaled": sorted(
-            name
-            for name, dim in prepared.job.space().dimensions.items()
-            if getattr(dim, "log", False)
-        ),
+        "log_scaled": prepared.space.log_scaled(),  # this run's own space: --range may change it
         "method": prepared.method,
         "settings": asdict(prepared.settings),
         "started": time.time(),

@@ -162,9 +162,17 @@ def prepare(options: RunOptions, job: Job | None = None, on_cluster: bool = Fals
             "overwritten)"
         )
     tracking = tracking_uri(options.track, str(storage))
+    options = with_job_defaults(options, job)  # recorded as trained
     return Prepared(
         options, job, method.name, space, settings, plan, str(storage), name, init, tracking
     )
+
+
+def with_job_defaults(options: RunOptions, job: Job) -> RunOptions:
+    """`options` with the job's own training subset (`Job.train_subset`) unless one was given."""
+    if options.train_subset is None and job.train_subset and not options.smoke_test:
+        return replace(options, train_subset=job.train_subset)
+    return options
 
 
 def _build(method: Method, space: SearchSpace, settings: MethodSettings) -> Plan:
@@ -247,8 +255,7 @@ def load_data(job: Job, options: RunOptions) -> Any:
     any object): `--train-subset` on other data is refused, `--smoke-test` uses all of it.
     """
     data = job.read_data(options.data_dir)
-    if options.train_subset is None and job.train_subset and not options.smoke_test:
-        options = replace(options, train_subset=job.train_subset)  # the job's own default
+    options = with_job_defaults(options, job)
     can_cut = callable(getattr(data, "subset", None)) and callable(getattr(data, "sizes", None))
     if options.train_subset and not can_cut:
         raise BadInputError(

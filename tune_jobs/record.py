@@ -79,9 +79,7 @@ def plan_recording(request: RecordRequest) -> tuple[Prepared, list[dict[str, Any
     """The checked base run and every configuration to record (grid first, then Sobol), each
     validated by the job; BadInputError before any data is read."""
     base = prepare(dataclasses.replace(request.options, method="grid", name="probe"))
-    space = base.space
-    if "seed" in space.dimensions:
-        raise BadInputError("seed is the training seed of a recording; it cannot be tuned")
+    space = base.space  # `prepare` pins `seed`: each recorded trial gets its training seed
     grid = grid_configs(space) if request.grid else []
     configs = grid + sobol_configs(space, request.configs, request.sobol_seed)
     if not configs:

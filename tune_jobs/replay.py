@@ -50,13 +50,8 @@ def replay_job(options: RunOptions, table_path: str) -> Job:
                 "curves; the clock is simulated): use --budget-epochs"
             )
     job_space = job.space()
-    log_scale = [
-        name
-        for name, dimension in job_space.dimensions.items()
-        if isinstance(dimension, Float | Int) and dimension.log
-    ]
     try:
-        table = read_table(table_path, log_scale)
+        table = read_table(table_path, job_space.log_scaled())
     except ReplayTableError as error:
         raise BadInputError(str(error)) from None
     recorded_job = table.meta.get("job")

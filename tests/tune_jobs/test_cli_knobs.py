@@ -190,3 +190,40 @@ def test_init_from_takes_the_source_network_unless_set(ray_local, mnist_dir, tmp
     trial = load_experiment(tmp_path / "l1")[0]
     assert trial.config["width"] == source_width
     assert trial.metrics_dataframe["init_trial"].notna().all()
+
+
+class _StopBeforeTrials(Exception):
+    pass
+
+
+def _run_file_of(options: RunOptions, tmp_path, monkeypatch) -> dict:
+    """The run file `execute` writes for `options`, stopped before any trial starts."""
+    import tune_jobs.execute
+
+    class Tuner:
+        def fit(self):
+            raise _StopBeforeTrials
+
+    prepared = prepare(options)
+    monkeypatch.setattr(tune_jobs.execute, "check_storage", lambda storage: None)
+    monkeypatch.setattr(tune_jobs.execute, "build_tuner", lambda *args: Tuner())
+    monkeypatch.setattr("ray.is_initialized", lambda: False)
+    with pytest.raises(_StopBeforeTrials):
+        tune_jobs.execute.execute(prepared, data=None)
+    return json.loads((tmp_path / prepared.name / RUN_FILE).read_text())
+
+
+def test_the_run_file_records_the_log_scales_of_the_runs_own_space(tmp_path, monkeypatch):
+    options = RunOptions(
+        job="mnist-l2", storage=str(tmp_path), ranges={"lr": "0.01:0.3", "width": "32:256:log"}
+    )
+    record = _run_file_of(options, tmp_path, monkeypatch)
+    assert "lr" not in record["log_scaled"]  # log in the job's space, linear in this run's
+    assert "width" in record["log_scaled"]
+
+
+def test_the_run_file_records_the_jobs_own_training_subset(tmp_path, monkeypatch):
+    record = _run_file_of(
+        RunOptions(job="mnist-bench", storage=str(tmp_path)), tmp_path, monkeypatch
+    )
+    assert record["options"]["train_subset"] == get_job("mnist-bench").train_subset == 4000

@@ -16,6 +16,7 @@ arguments).
 from __future__ import annotations
 
 import argparse
+from dataclasses import replace
 from pathlib import Path
 
 from analysis.replay import UnfinishedExperimentError, build_table
@@ -124,9 +125,7 @@ def _table(path: Path) -> ReplayTable:
         job = JOBS.get(table.meta.get("job"))
         if "space" in table.meta or job is None:
             return table  # a recorded table names its own log scales
-        dimensions = job.space().dimensions
-        log = [n for n, d in dimensions.items() if getattr(d, "log", False)]
-        return read_table(path, log_scale=log)
+        return replace(table, log_scale=frozenset(job.space().log_scaled()))
 
 
 def cmd_replay_check(args: argparse.Namespace) -> int:
