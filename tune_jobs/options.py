@@ -20,7 +20,7 @@ from tune_jobs.cluster.nodes import (
     local_gpus,
 )
 from tune_jobs.errors import BadInputError
-from tune_jobs.init_from import InitFromError, architecture_pins, best_source, load_init
+from tune_jobs.init_from import architecture_pins, best_source, load_init
 from tune_jobs.job import config_value
 from tune_jobs.jobs import Job, get_job
 from tune_jobs.overrides import parse_pins, run_epochs, run_metric, run_space
@@ -228,10 +228,12 @@ def space_and_init(options: RunOptions, job: Job) -> tuple[SearchSpace, dict[str
         source = best_source(options.init_from, job)
         chosen = {*options.overrides, *options.ranges, *options.choices}
         taken = architecture_pins(job, source, chosen)
-        space = run_space(options, job, {**pins, **taken})
-        _say_taken(job, run_space(options, job, pins), taken)
+        own = run_space(options, job, pins)
+        space = own.pin(taken)
+        job.check_space(space)
+        _say_taken(job, own, taken)
         return space, load_init(source, job, space)
-    except InitFromError as error:
+    except ValueError as error:  # InitFromError, or the job refusing the source's network
         raise BadInputError(str(error)) from None
 
 

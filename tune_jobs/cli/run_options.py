@@ -104,7 +104,7 @@ def run_options(args: argparse.Namespace, **changes) -> RunOptions:
         method=getattr(args, "method", None),
         samples=args.samples,
         max_epochs=args.max_epochs,
-        overrides=parse_overrides(args.set),
+        overrides=parse_pairs(args.set, "--set", "KEY=VALUE"),
         data_dir=args.data_dir,
         storage=args.storage,
         name=args.name,
@@ -127,17 +127,6 @@ def run_options(args: argparse.Namespace, **changes) -> RunOptions:
         track=args.track,
     )
     return RunOptions(**{**values, **changes})
-
-
-def parse_overrides(pairs: Sequence[str]) -> dict[str, str]:
-    """`--set KEY=VALUE` pairs as a dict (values are parsed later, by the job)."""
-    overrides = {}
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        if not sep or not key:
-            raise BadInputError(f"--set expects KEY=VALUE, got {pair!r}")
-        overrides[key.strip()] = value.strip()
-    return overrides
 
 
 def parse_pairs(pairs: Sequence[str], option: str, form: str) -> dict[str, str]:
