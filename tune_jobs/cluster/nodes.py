@@ -30,14 +30,19 @@ def local_cpus() -> float:
     return float(os.cpu_count() or 1)
 
 
-def largest_node_cpus() -> float:
-    """The CPUs of the connected Ray's largest alive node: the most one trial can ever get."""
+def largest_node(resource: str) -> float:
+    """Resource `resource` ("CPU", "GPU") of the connected Ray's largest alive node by it: the
+    most one trial can ever get (a trial's resources are all on one node)."""
     import ray
 
     return max(
-        (float(node["Resources"].get("CPU", 0.0)) for node in ray.nodes() if node["Alive"]),
+        (float(node["Resources"].get(resource, 0.0)) for node in ray.nodes() if node["Alive"]),
         default=0.0,
     )
+
+
+def largest_node_cpus() -> float:
+    return largest_node("CPU")
 
 
 def local_gpus() -> float:
@@ -52,13 +57,7 @@ def local_gpus() -> float:
 
 
 def largest_node_gpus() -> float:
-    """The GPUs of the connected Ray's largest alive node (by GPUs): the most one trial can get."""
-    import ray
-
-    return max(
-        (float(node["Resources"].get("GPU", 0.0)) for node in ray.nodes() if node["Alive"]),
-        default=0.0,
-    )
+    return largest_node("GPU")
 
 
 def check_gpus_per_trial(gpus: float, available: float, where: str) -> None:
@@ -70,18 +69,18 @@ def check_gpus_per_trial(gpus: float, available: float, where: str) -> None:
             f"--gpus-per-trial {gpus:g}: {where} has no GPU, so no trial could ever start; "
             "leave --gpus-per-trial at 0 to train on CPUs"
         )
-    if gpus > available:
-        raise ClusterError(
-            f"--gpus-per-trial {gpus:g}: {where} has {available:g} GPUs, so no trial could ever "
-            f"start; use at most {available:g}"
-        )
+    _check_fits("--gpus-per-trial", gpus, "GPUs", available, where)
 
 
 def check_cpus_per_trial(cpus: float, available: float, where: str) -> None:
     """Refuse trials larger than `where` (`available` CPUs): Ray would leave them PENDING."""
-    if cpus > available:
+    _check_fits("--cpus-per-trial", cpus, "CPUs", available, where)
+
+
+def _check_fits(option: str, asked: float, unit: str, available: float, where: str) -> None:
+    if asked > available:
         raise ClusterError(
-            f"--cpus-per-trial {cpus:g}: {where} has {available:g} CPUs, so no trial could ever "
+            f"{option} {asked:g}: {where} has {available:g} {unit}, so no trial could ever "
             f"start; use at most {available:g}"
         )
 
