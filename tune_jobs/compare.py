@@ -16,7 +16,7 @@ import pandas as pd
 
 from analysis.compare import anytime, run_scores, time_to_target
 from analysis.layout import MANIFEST_FILE
-from analysis.results import load_compare, manifest_metric, read_manifest
+from analysis.results import folder_metric, load_compare
 from search_spaces.methods import METHODS
 from tune_jobs.console import Progress
 from tune_jobs.errors import BadInputError
@@ -179,32 +179,31 @@ def run_outcome(results: Any) -> dict[str, Any]:
     }
 
 
-def method_summary(path: str) -> tuple[pd.DataFrame, float | None]:
+def method_summary(path: str) -> tuple[pd.DataFrame, float | None, str]:
     """Per method of the compare folder `path`: runs, trials that trained, the median over seeds
     of the best score by the metric the runs optimised, and the median epochs to reach the
     target (the median of all runs' scores, the report's default); and that target (None before
-    any run trained)."""
-    metric, mode = manifest_metric(read_manifest(path))
+    any run trained); and the metric."""
+    metric, mode = folder_metric(path)
     _, runs, _, curves = load_compare(path, metric, mode)
     table = runs.groupby("method", sort=False).agg(runs=("seed", "size"), trained=("trials", "sum"))
     if curves.empty or metric not in curves:
-        return table, None
+        return table, None, metric
     scores = run_scores(curves, metric, mode)
     target = float(scores["score"].median())
     reach = time_to_target(anytime(curves, metric, mode), target, mode)
     table[f"best {metric} (median)"] = scores.groupby("method")["score"].median()
     table["epochs to target (median)"] = reach.groupby(level="method")["epochs_to_target"].median()
-    return table, target
+    return table, target, metric
 
 
-def format_summary(table: pd.DataFrame, target: float | None) -> str:
+def format_summary(table: pd.DataFrame, target: float | None, metric: str) -> str:
     """The method summary as a plain-text table, with the target it used."""
     shown = table.astype(object).copy()
     for column in table.columns[2:]:
         shown[column] = [_cell(value, column) for value in table[column]]
     text = shown.to_string(index_names=False)
     if target is not None:
-        metric = table.columns[2].removeprefix("best ").removesuffix(" (median)")
         text += f"\nTarget {metric}: {target:.4f} (the median of all runs' best)"
     return text
 

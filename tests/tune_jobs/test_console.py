@@ -78,7 +78,7 @@ def test_method_summary_formats_medians_and_unreached_targets():
         },
         index=pd.Index(["asha", "grid"], name="method"),
     )
-    text = format_summary(table, 0.9)
+    text = format_summary(table, 0.9, "val_acc")
     grid = next(line for line in text.splitlines() if line.startswith("grid"))
     assert grid.split() == ["grid", "2", "3", "-", "not", "reached"]
     assert "0.9123" in text

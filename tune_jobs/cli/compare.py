@@ -57,10 +57,10 @@ def cmd_compare(args: argparse.Namespace) -> int:
 def _print_summary(parent: str) -> None:
     """The per-method summary and the next steps; a folder that cannot be summarized says why."""
     try:
-        table, target = method_summary(parent)
+        table, target, metric = method_summary(parent)
     except (NotAnExperimentError, KeyError, ValueError) as error:
         print(f"(no summary: {error})", file=sys.stderr)
     else:
-        print(format_summary(table, target))
+        print(format_summary(table, target, metric))
     print(tensorboard_hint(parent))
     print(f"Next: {report_command(parent)}")
