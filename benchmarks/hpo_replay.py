@@ -1,14 +1,19 @@
-"""Benchmark: HPO methods replayed on a real grid run's recorded curves, many seeds, in minutes.
+"""Benchmark: the verdict on HPO methods, replayed on a recorded table at several budgets.
 
-Builds a replay table from a finished MNIST `grid` experiment (unless the table exists), runs
-`tune-jobs compare mnist-l2 --replay TABLE` over the methods and seeds (unless --analyse PATH is
-given), then prints: replay throughput (trials and epochs per second of wall time), per method the
-distribution of the replayed runs' best val_acc against the real runs' of a real compare folder
-(is each real result inside the replayed range?), normalized regret at budgets and the Friedman +
-Nemenyi verdict. The default table is the one kept in benchmarks/tables/ (the grid run of the
-HPO-methods benchmark), so no real run is needed first:
+For each budget (default: a tenth, a quarter, half, one and three times the grid's epochs, the
+table's grid points x its epochs) runs `tune-jobs compare JOB --replay TABLE --budget-epochs B
+--methods M --seeds N` into OUT/budget-B/, then prints and writes per budget: throughput (trials
+per second, wall time), normalized regret at B (0: the table's best mean final val_acc, 1: its
+worst) per method with median, IQM and bootstrap 95% intervals, the Friedman + Nemenyi verdict,
+and figures (critical-difference diagram, anytime curves against epochs and simulated seconds);
+and a summary parquet of every budget.
 
-    .venv/bin/python benchmarks/hpo_replay.py --seeds 20 [--real results/bench-hpo-seed0]
+Resumable: each budget's folder holds compare folders part-1, part-2, ...; a rerun reads their
+manifests and runs only the (method, seed) runs that did not finish, into the next part.
+
+    .venv/bin/python benchmarks/hpo_replay.py --table benchmarks/tables/mnist-bench-192x3.parquet \
+        --methods all --seeds 50 --out results/verdict-mnist-bench
+    .venv/bin/python benchmarks/hpo_replay.py --analyse-only ...   # same arguments, no runs
 """
 
 from __future__ import annotations
@@ -19,182 +24,179 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
-import pandas as pd
+import matplotlib
 
-from analysis import significance
-from analysis.compare import anytime, default_budgets, run_scores
-from analysis.results import load_compare
-from trainables.replay import REPLAY_SECONDS, read_table
+matplotlib.use("Agg")
 
-METHODS = "grid,random,sha,hyperband,asha,bohb,tpe,ga,pso,pbt"
+import matplotlib.pyplot as plt  # noqa: E402
+import pandas as pd  # noqa: E402
 
+from analysis import plots, significance, verdict  # noqa: E402
+from analysis.compare import anytime, anytime_bands  # noqa: E402
+from analysis.results import CUM_EPOCHS, CUM_SECONDS, read_manifest  # noqa: E402
+from search_spaces.methods import METHODS  # noqa: E402
+from trainables.replay import REPLAY_SECONDS, read_table  # noqa: E402
 
-def tune_jobs(*args: str) -> None:
-    command = [str(Path(sys.executable).with_name("tune-jobs")), *args]
-    print("$", " ".join(command), flush=True)
-    subprocess.run(command, check=True)
-
-
-def run_replay(args: argparse.Namespace) -> Path:
-    if not Path(args.table).exists():
-        tune_jobs("replay", "build", args.experiment, "--out", args.table)
-    name = args.name or f"bench-hpo-replay-{time.strftime('%Y%m%d-%H%M%S')}"
-    started = time.time()
-    subprocess.run(
-        [
-            str(Path(sys.executable).with_name("tune-jobs")), "compare", "mnist-l2",
-            "--replay", args.table, "--methods", args.methods, "--seeds", str(args.seeds),
-            "--cpus-per-trial", str(args.cpus_per_trial), "--storage", args.storage,
-            "--name", name,
-            *(["--budget-epochs", str(args.budget_epochs)] if args.budget_epochs else []),
-        ],
-        check=False,
-    )  # fmt: skip
-    print(f"replayed compare took {time.time() - started:.0f} s")
-    return Path(args.storage) / name
+EXIT_INTERRUPTED = 130  # tune-jobs' status after Ctrl-C: stop, do not start the next budget
 
 
-def throughput(manifest: dict) -> str:
-    runs = manifest["runs"]
+def parse_list(text: str, kind=float) -> list:
+    return [kind(item) for item in text.split(",") if item.strip()]
+
+
+def parts_of(folder: Path) -> list[Path]:
+    """The compare folders of one budget, in the order they were run."""
+    found = [p for p in folder.glob("part-*") if (p / "manifest.json").exists()]
+    return sorted(found, key=lambda p: int(p.name.removeprefix("part-")))
+
+
+def run_budget(
+    folder: Path, budget: int, methods: list[str], seeds: int, compare_args: list[str]
+) -> float:
+    """Run the (method, seed) runs of `budget` that no part of `folder` finished; wall seconds.
+
+    Methods missing the same seeds share one `tune-jobs compare` per consecutive range of seeds.
+    `compare_args`: the job and its options (`--replay TABLE`, `--max-epochs`, ...).
+    """
+    parts = parts_of(folder)
+    runs = [run for part in parts for run in read_manifest(part)["runs"]]
+    missing = verdict.missing_runs(runs, methods, range(seeds))
+    groups: dict[tuple[int, ...], list[str]] = {}
+    for method, left in missing.items():
+        groups.setdefault(tuple(left), []).append(method)
+    started, number = time.time(), len(parts)
+    for left, group in groups.items():
+        for first, count in verdict.seed_ranges(left):
+            number += 1
+            command = [
+                str(Path(sys.executable).with_name("tune-jobs")), "compare", *compare_args,
+                "--budget-epochs", str(budget), "--methods", ",".join(group),
+                "--seed", str(first), "--seeds", str(count),
+                "--storage", str(folder), "--name", f"part-{number}",
+            ]  # fmt: skip
+            print("$", " ".join(command), flush=True)
+            code = subprocess.run(command, stdout=subprocess.DEVNULL, check=False).returncode
+            if code == EXIT_INTERRUPTED:
+                raise SystemExit(f"interrupted at budget {budget}; rerun to resume")
+    if not missing:
+        print(f"budget {budget}: every run finished already ({len(parts)} part(s))")
+    return time.time() - started
+
+
+def throughput(runs: list[dict], session_seconds: float | None) -> str:
     wall = sum(run["ended"] - run["started"] for run in runs)
     trials = sum(run.get("trials") or 0 for run in runs)
-    return (
-        f"{len(runs)} runs, {trials} trials in {wall:.0f} s of runs "
-        f"({trials / wall:.2f} trials/s, {wall / len(runs):.1f} s per run)"
+    finished = sum(run["status"] == "finished" for run in runs)
+    text = (
+        f"{finished}/{len(runs)} runs finished, {trials} trials in {wall:.0f} s of runs "
+        f"({trials / max(wall, 1e-9):.2f} trials/s, {wall / max(len(runs), 1):.1f} s per run)"
     )
+    if session_seconds:
+        text += f"; this session's compare calls: {session_seconds:.0f} s of wall time"
+    return text
 
 
-def distribution_table(
-    replayed: pd.DataFrame, real: pd.DataFrame | None, table_best: float
-) -> pd.DataFrame:
-    """Per method: replayed best val_acc (median, 5-95% range, min-max) and the real runs'.
-
-    The replay holds one training seed's curves and only the grid's points, so a real run can
-    land above the table's best. `real_gap` sets each real run against the grid run of its own
-    seed (best val_acc minus the grid's), which removes the seed's training noise; the replayed
-    gap is measured from the table's best (its grid run), and `gap_inside` says whether each real
-    gap lies within the replayed gaps' range.
-    """
-    rows = []
-    grid_by_seed = {} if real is None else _grid_scores(real)
-    for method, group in replayed.groupby("method", sort=False):
-        values = group["score"].to_numpy(dtype=float)
-        low, high = np.percentile(values, [5, 95])
-        row = {
-            "method": method,
-            "seeds": len(values),
-            "replay_median": np.median(values),
-            "replay_p5": low,
-            "replay_p95": high,
-            "replay_min": values.min(),
-            "replay_max": values.max(),
-        }
-        if real is not None:
-            mine = real[real["method"] == method]
-            row["real"] = ", ".join(f"{v:.4f}" for v in mine["score"]) or "-"
-            inside = [values.min() <= v <= values.max() for v in mine["score"]]
-            row["real_inside"] = f"{sum(inside)}/{len(inside)}" if inside else "-"
-            gaps = values - table_best
-            row["replay_gap_median"] = np.median(gaps)
-            real_gaps = [
-                score - grid_by_seed[seed]
-                for seed, score in zip(mine["seed"], mine["score"], strict=True)
-                if seed in grid_by_seed
-            ]
-            row["real_gap"] = ", ".join(f"{g:+.4f}" for g in real_gaps) or "-"
-            inside = [gaps.min() <= g <= gaps.max() for g in real_gaps]
-            row["gap_inside"] = f"{sum(inside)}/{len(inside)}" if inside else "-"
-        rows.append(row)
-    return pd.DataFrame(rows).set_index("method")
+def figures(history, result, budget: int, prefix: Path) -> list[Path]:
+    """The budget's critical-difference diagram and anytime curves (epochs, simulated seconds)."""
+    styles = plots.method_styles(sorted(history["method"].unique()))
+    made = []
+    if isinstance(result, significance.Verdict):
+        title = f"Critical difference of regret at {budget} epochs (Nemenyi, alpha {result.alpha})"
+        made.append(
+            (
+                "cd",
+                plots.plot_critical_difference(
+                    result.average_ranks, result.pvalues, result.alpha, title, styles
+                ),
+            )
+        )
+    for x, name in ((CUM_EPOCHS, "anytime-epochs"), (CUM_SECONDS, "anytime-seconds")):
+        made.append((name, plots.plot_anytime(anytime_bands(history, x), x, styles=styles)))
+    paths = []
+    for name, fig in made:
+        path = prefix.with_name(f"{prefix.name}-{name}.png")
+        fig.savefig(path, dpi=110)
+        plt.close(fig)
+        paths.append(path)
+    return paths
 
 
-def _grid_scores(real: pd.DataFrame) -> dict[int, float]:
-    grid = real[real["method"] == "grid"]
-    return dict(zip(grid["seed"].astype(int), grid["score"].astype(float), strict=True))
-
-
-def rank_agreement(replayed: pd.DataFrame, real: pd.DataFrame) -> str:
-    """Spearman correlation of the methods' median best val_acc, replayed vs real."""
-    from scipy.stats import spearmanr
-
-    both = pd.concat(
-        {
-            "replay": replayed.groupby("method")["score"].median(),
-            "real": real.groupby("method")["score"].median(),
-        },
-        axis=1,
-    ).dropna()
-    rho, p = spearmanr(both["replay"], both["real"])
-    return (
-        f"Methods ordered by median best val_acc, replay vs real ({len(both)} methods): "
-        f"Spearman rho = {rho:.2f} (p = {p:.2g})"
-    )
+def analyse_budget(folder: Path, budget: int, reference, prefix: Path | None, session=None):
+    """Print the budget's throughput, regret table and verdict; return its summary frame."""
+    parts = parts_of(folder)
+    if not parts:
+        print(f"\nbudget {budget}: no runs in {folder}")
+        return pd.DataFrame()
+    runs, curves = verdict.load_compares(parts, time_column=REPLAY_SECONDS)
+    print(f"\n== budget {budget} epochs ({folder}): {throughput(runs, session)}")
+    history = anytime(curves)
+    best, worst = reference
+    regrets = significance.regret_at_budgets(history, [budget], best=best, worst=worst)
+    try:
+        result = significance.friedman_verdict(regrets, budget)
+    except ValueError as error:
+        result = f"no significance test: {error}"
+    ranks = result.average_ranks if isinstance(result, significance.Verdict) else None
+    summary = verdict.regret_summary(regrets, ranks)
+    print(summary.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+    print(result.statement() if ranks is not None else result)
+    if prefix is not None:
+        for path in figures(history, result, budget, prefix.with_name(f"{prefix.name}-{budget}")):
+            print(f"figure: {path}")
+    friedman_p = result.friedman_p if ranks is not None else float("nan")
+    return summary.assign(budget=budget, friedman_p=friedman_p)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument(
-        "--analyse", nargs="+", help="replayed compare folders (seeds of one table): only print"
-    )
-    parser.add_argument("--experiment", default="results/bench-hpo-seed0/grid-seed0")
-    parser.add_argument("--table", default="benchmarks/tables/mnist-l2-grid-w128-10k-seed0.parquet")
-    parser.add_argument("--real", nargs="+", help="real compare folders to set against the replay")
-    parser.add_argument("--methods", default=METHODS)
-    parser.add_argument("--seeds", type=int, default=20)
-    parser.add_argument(
-        "--budget-epochs", type=int, help="epochs per run (default: the table's grid, once)"
-    )
+    parser.add_argument("--job", default="mnist-bench")
+    parser.add_argument("--table", default="benchmarks/tables/mnist-bench-192x3.parquet")
+    parser.add_argument("--methods", default="all")
+    parser.add_argument("--seeds", type=int, default=50)
+    parser.add_argument("--fractions", default="0.1,0.25,0.5,1,3", help="of the grid's epochs")
+    parser.add_argument("--budgets", help="epoch budgets, comma-separated (replace --fractions)")
+    parser.add_argument("--out", help="parent folder (default: results/verdict-JOB)")
+    parser.add_argument("--figures", default="docs/figures", help="'' for none")
+    parser.add_argument("--summary", help="parquet (default: benchmarks/tables/TABLE-verdict)")
     parser.add_argument("--cpus-per-trial", type=float, default=1.0)
-    parser.add_argument("--storage", default="results")
-    parser.add_argument("--name")
+    parser.add_argument("--max-epochs", type=int, help="replay fewer epochs than recorded")
+    parser.add_argument("--analyse-only", action="store_true", help="run nothing, only analyse")
     args = parser.parse_args()
 
-    paths = [Path(p) for p in args.analyse] if args.analyse else [run_replay(args)]
-    loaded = [load_compare(path, time_column=REPLAY_SECONDS) for path in paths]
-    manifest = loaded[0][0]
-    manifest = {**manifest, "runs": [run for m, *_ in loaded for run in m["runs"]]}
-    runs = pd.concat([r for _, r, _, _ in loaded], ignore_index=True)
-    curves = pd.concat([c for *_, c in loaded], ignore_index=True)
-    path = ", ".join(str(p) for p in paths)
-    table = read_table(manifest["replay"]["table"])
-    best = float(table.frame.groupby("config_id")["val_acc"].max().max())
-    worst = float(table.frame.groupby("config_id")["val_acc"].max().min())
-    budget = float(manifest["budget_epochs"])
-    print(f"\n{path}: {throughput(manifest)}")
-    print(
-        f"table {manifest['replay']['table']}: {manifest['replay']['configs']} configs x "
-        f"{manifest['replay']['epochs']} epochs; best config's val_acc {best:.4f}, "
-        f"worst {worst:.4f}"
+    methods = list(METHODS) if args.methods == "all" else parse_list(args.methods, str)
+    table = read_table(args.table)
+    total = verdict.grid_epochs(table) // table.epochs * (args.max_epochs or table.epochs)
+    budgets = (
+        parse_list(args.budgets, int)
+        if args.budgets
+        else verdict.budgets_of(total, parse_list(args.fractions))
     )
-    failed = runs[runs["status"] != "finished"]
-    if len(failed):
-        print(f"{len(failed)} runs not finished:\n{failed.to_string()}")
-    scores = run_scores(curves, budget_epochs=budget)
-    real = None
-    if args.real:
-        parts = []
-        for folder in args.real:
-            real_manifest, _, _, real_curves = load_compare(folder)
-            real_budget = float(real_manifest["budget_epochs"])
-            parts.append(run_scores(real_curves, budget_epochs=real_budget))
-        real = pd.concat(parts, ignore_index=True)
-        done = sorted(set(real["method"]))
-        print(f"real runs from {', '.join(args.real)}: {len(real)} runs of {', '.join(done)}")
-    print("\nBest val_acc within the budget, replayed vs real:")
-    print(distribution_table(scores, real, best).to_string(float_format=lambda v: f"{v:.4f}"))
-    if real is not None:
-        print(rank_agreement(scores, real))
-
-    history = anytime(curves)
-    budgets = default_budgets(history, total=budget)
-    regrets = significance.regret_at_budgets(history, budgets, best=best, worst=worst)
-    print("\nNormalized regret (0: the table's best config, 1: its worst) at budgets:")
-    summary = significance.summarize_regret(regrets)
-    print(summary.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
-    print()
-    for at in budgets:
-        print(significance.friedman_verdict(regrets, at).statement())
+    reference = verdict.table_reference(table)
+    out = Path(args.out or f"results/verdict-{args.job}")
+    print(
+        f"{args.table}: {table.sizes()}; grid's epochs {total}; budgets {budgets}; reference "
+        f"mean final val_acc best {reference[0]:.4f}, worst {reference[1]:.4f}"
+    )
+    compare_args = [args.job, "--replay", args.table, "--cpus-per-trial", str(args.cpus_per_trial)]
+    if args.max_epochs:
+        compare_args += ["--max-epochs", str(args.max_epochs)]
+    sessions = {}
+    if not args.analyse_only:
+        for budget in budgets:
+            folder = out / f"budget-{budget}"
+            sessions[budget] = run_budget(folder, budget, methods, args.seeds, compare_args)
+            print(f"budget {budget}: {sessions[budget]:.0f} s of wall time", flush=True)
+    prefix = None
+    if args.figures:
+        Path(args.figures).mkdir(parents=True, exist_ok=True)
+        prefix = Path(args.figures) / f"verdict-{args.job}"
+    summaries = [
+        analyse_budget(out / f"budget-{b}", b, reference, prefix, sessions.get(b)) for b in budgets
+    ]
+    summary = pd.concat(summaries, ignore_index=True).assign(job=args.job, table=args.table)
+    path = Path(args.summary or f"benchmarks/tables/{Path(args.table).stem}-verdict.parquet")
+    summary.to_parquet(path, index=False)
+    print(f"\nsummary of {len(summary)} (method, budget) rows: {path}")
 
 
 if __name__ == "__main__":
