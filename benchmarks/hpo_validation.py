@@ -126,7 +126,10 @@ def main() -> None:
         else verdict.budgets_of(total, parse_list(args.fractions))
     )
     reference = verdict.table_reference(table)
-    print(f"{args.table}: grid's epochs {total}; budgets {budgets}; reference {reference}")
+    print(
+        f"{args.table}: grid's epochs {total}; budgets {budgets}; reference mean final val_acc "
+        f"best {reference[0]:.4f}, worst {reference[1]:.4f}"
+    )
     if args.analyse_only:
         real_parent, replay_parent = (Path(p) for p in args.analyse_only)
     else:
