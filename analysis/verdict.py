@@ -3,8 +3,9 @@ and how well a replayed comparison predicts a real one.
 
 - budgets: fractions of the grid's epochs (the table's grid points x its epochs: what a `grid`
   run needs to finish once; `tune-jobs compare`'s default budget);
-- reference for normalized regret: the best and worst mean final `metric` over the table's
-  configurations (mean over recorded training seeds of the last epoch);
+- reference for normalized regret: the best `metric` any recorded run reached at any epoch (what
+  a replayed run's score, its best epoch, can reach at most), and the worst mean final `metric`
+  over the table's configurations (mean over recorded training seeds of the last epoch);
 - several compare folders of one budget add up (a resumed benchmark), a later run of the same
   (method, seed) replacing an earlier one;
 - agreement of a replayed and a real comparison: Spearman's rho between the methods' medians,
@@ -57,7 +58,11 @@ def budgets_of(total: int, fractions: Sequence[float] = FRACTIONS) -> list[int]:
 def table_reference(
     table: ReplayTable, metric: str = metrics.METRIC, mode: str = metrics.MODE
 ) -> tuple[float, float]:
-    """(best, worst) over configurations of the mean over training seeds of the final `metric`."""
+    """(best, worst): the best `metric` of any recorded epoch, and the worst configuration's mean
+    over training seeds of its final `metric`.
+
+    A run scores its best epoch of one drawn seed, so a best *mean final* value as reference
+    would leave many runs above it and their regrets all clipped to 0."""
     frame = table.frame
     seed = frame[TRAIN_SEED] if TRAIN_SEED in frame else 0
     last = frame.assign(_seed=seed).sort_values(metrics.EPOCH)
@@ -65,7 +70,8 @@ def table_reference(
     means = final.groupby(level=CONFIG_ID).mean().dropna()
     if means.empty:
         raise ValueError(f"the table has no final {metric}")
-    best, worst = (means.max(), means.min()) if mode == "max" else (means.min(), means.max())
+    recorded = frame[metric].dropna()
+    best, worst = (recorded.max(), means.min()) if mode == "max" else (recorded.min(), means.max())
     return float(best), float(worst)
 
 

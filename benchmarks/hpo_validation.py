@@ -5,7 +5,7 @@ quarter and once the grid's epochs of the table) into REAL/budget-B/part-K (resu
 `hpo_replay.py` is: a rerun runs only the unfinished (method, seed) runs), then, with a replayed
 verdict's folder (`hpo_replay.py --out`), prints and writes per budget: Spearman's rho between the
 replayed and the real order of methods by median best val_acc and by median normalized regret
-(against the table's best and worst mean final val_acc), and the share of real runs whose best
+(against the best recorded epoch's and the worst mean final val_acc), and the share of real runs whose best
 val_acc lies inside the replayed 5-95% interval of the same method and budget. Goals: rho >= 0.8,
 coverage >= 80%.
 
@@ -127,8 +127,8 @@ def main() -> None:
     )
     reference = verdict.table_reference(table)
     print(
-        f"{args.table}: grid's epochs {total}; budgets {budgets}; reference mean final val_acc "
-        f"best {reference[0]:.4f}, worst {reference[1]:.4f}"
+        f"{args.table}: grid's epochs {total}; budgets {budgets}; reference val_acc best "
+        f"(any recorded epoch) {reference[0]:.4f}, worst (mean final) {reference[1]:.4f}"
     )
     if args.analyse_only:
         real_parent, replay_parent = (Path(p) for p in args.analyse_only)

@@ -32,17 +32,19 @@ def test_a_built_tables_grid_is_every_recorded_value(tmp_path):
     assert verdict.grid_epochs(read_table(path)) == 4 * 2
 
 
-def test_the_reference_is_the_best_and_worst_mean_final_value_over_seeds(tmp_path):
+def test_the_reference_is_the_best_epoch_recorded_and_the_worst_mean_final_value(tmp_path):
     finals = {(0, 0): 0.9, (0, 1): 0.7, (1, 0): 0.5, (1, 1): 0.3}  # (config, seed) -> final
     rows = [
         {"config_id": c, "train_seed": s, "epoch": e, "seconds": 1.0, "config/lr": 0.1 * (c + 1),
-         "val_acc": final if e == 2 else 0.99}  # an earlier epoch's higher value does not count
+         "val_acc": final if e == 2 else 0.1 + c}  # config 1 peaks at its first epoch
         for (c, s), final in finals.items()
         for e in (1, 2)
     ]  # fmt: skip
     path = write_table(pd.DataFrame(rows), {"tuned": ["lr"]}, tmp_path / "t.parquet")
-    assert verdict.table_reference(read_table(path)) == pytest.approx((0.8, 0.4))
-    assert verdict.table_reference(read_table(path), mode="min") == pytest.approx((0.4, 0.8))
+    # best: config 1's first epoch (1.1); worst: config 1's mean final (0.5 + 0.3) / 2
+    assert verdict.table_reference(read_table(path)) == pytest.approx((1.1, 0.4))
+    # best: config 0's first epoch (0.1); worst: config 0's mean final (0.9 + 0.7) / 2
+    assert verdict.table_reference(read_table(path), mode="min") == pytest.approx((0.1, 0.8))
 
 
 def test_the_regret_summary_has_median_iqm_their_intervals_and_the_mean_rank():
