@@ -4,7 +4,8 @@ For each budget (default: a tenth, a quarter, half, one and three times the grid
 table's grid points x its epochs) runs `tune-jobs compare JOB --replay TABLE --budget-epochs B
 --methods M --seeds N` into OUT/budget-B/, then prints and writes per budget: throughput (trials
 per second, wall time), normalized regret at B (0: the best val_acc of any recorded epoch, 1: the
-worst configuration's mean final val_acc) per method with median, IQM and bootstrap 95% intervals, the Friedman + Nemenyi verdict,
+worst configuration's mean final val_acc) per method with median, IQM and bootstrap 95%
+intervals, the Friedman + Nemenyi verdict,
 and figures (critical-difference diagram, anytime curves against epochs and simulated seconds);
 and a summary parquet of every budget.
 
@@ -175,7 +176,8 @@ def main() -> None:
     out = Path(args.out or f"results/verdict-{args.job}")
     print(
         f"{args.table}: {table.sizes()}; grid's epochs {total}; budgets {budgets}; reference "
-        f"val_acc best (any recorded epoch) {reference[0]:.4f}, worst (mean final) {reference[1]:.4f}"
+        f"val_acc best (any recorded epoch) {reference[0]:.4f}, "
+        f"worst (mean final) {reference[1]:.4f}"
     )
     compare_args = [args.job, "--replay", args.table, "--cpus-per-trial", str(args.cpus_per_trial)]
     if args.max_epochs:

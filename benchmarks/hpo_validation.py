@@ -5,7 +5,8 @@ quarter and once the grid's epochs of the table) into REAL/budget-B/part-K (resu
 `hpo_replay.py` is: a rerun runs only the unfinished (method, seed) runs), then, with a replayed
 verdict's folder (`hpo_replay.py --out`), prints and writes per budget: Spearman's rho between the
 replayed and the real order of methods by median best val_acc and by median normalized regret
-(against the best recorded epoch's and the worst mean final val_acc), and the share of real runs whose best
+(against the best recorded epoch's and the worst mean final val_acc), and the share of real
+runs whose best
 val_acc lies inside the replayed 5-95% interval of the same method and budget. Goals: rho >= 0.8,
 coverage >= 80%.
 
