@@ -52,11 +52,18 @@ def parts_of(folder: Path) -> list[Path]:
 
 
 def run_budget(
-    folder: Path, budget: int, methods: list[str], seeds: int, compare_args: list[str]
+    folder: Path,
+    budget: int,
+    methods: list[str],
+    seeds: int,
+    compare_args: list[str],
+    processes: int = 1,
 ) -> float:
     """Run the (method, seed) runs of `budget` that no part of `folder` finished; wall seconds.
 
-    Methods missing the same seeds share one `tune-jobs compare` per consecutive range of seeds.
+    Methods missing the same seeds share one `tune-jobs compare` per consecutive range of seeds,
+    split into `processes` ranges run side by side: a replayed run spends most of its seconds
+    starting a Tune experiment, which a second process overlaps.
     `compare_args`: the job and its options (`--replay TABLE`, `--max-epochs`, ...).
     """
     parts = parts_of(folder)
@@ -65,23 +72,47 @@ def run_budget(
     groups: dict[tuple[int, ...], list[str]] = {}
     for method, left in missing.items():
         groups.setdefault(tuple(left), []).append(method)
-    started, number = time.time(), len(parts)
+    commands, number = [], len(parts)
     for left, group in groups.items():
         for first, count in verdict.seed_ranges(left):
-            number += 1
-            command = [
-                str(Path(sys.executable).with_name("tune-jobs")), "compare", *compare_args,
-                "--budget-epochs", str(budget), "--methods", ",".join(group),
-                "--seed", str(first), "--seeds", str(count),
-                "--storage", str(folder), "--name", f"part-{number}",
-            ]  # fmt: skip
-            print("$", " ".join(command), flush=True)
-            code = subprocess.run(command, stdout=subprocess.DEVNULL, check=False).returncode
-            if code == EXIT_INTERRUPTED:
-                raise SystemExit(f"interrupted at budget {budget}; rerun to resume")
+            for start, size in split_range(first, count, processes):
+                number += 1
+                commands.append([
+                    str(Path(sys.executable).with_name("tune-jobs")), "compare", *compare_args,
+                    "--budget-epochs", str(budget), "--methods", ",".join(group),
+                    "--seed", str(start), "--seeds", str(size),
+                    "--storage", str(folder), "--name", f"part-{number}",
+                ])  # fmt: skip
+    started = time.time()
+    run_side_by_side(commands, processes, budget)
     if not missing:
         print(f"budget {budget}: every run finished already ({len(parts)} part(s))")
     return time.time() - started
+
+
+def split_range(first: int, count: int, pieces: int) -> list[tuple[int, int]]:
+    """(first, count) cut into at most `pieces` consecutive ranges of near-equal size."""
+    pieces = max(1, min(pieces, count))
+    sizes = [count // pieces + (i < count % pieces) for i in range(pieces)]
+    starts = [first + sum(sizes[:i]) for i in range(pieces)]
+    return list(zip(starts, sizes, strict=True))
+
+
+def run_side_by_side(commands: list[list[str]], processes: int, budget: int) -> None:
+    """Run `commands`, at most `processes` at a time; stop at the first interrupted one."""
+    waiting, running = list(commands), []
+    while waiting or running:
+        while waiting and len(running) < max(1, processes):
+            command = waiting.pop(0)
+            print("$", " ".join(command), flush=True)
+            running.append(subprocess.Popen(command, stdout=subprocess.DEVNULL))
+        time.sleep(0.2)
+        for process in [p for p in running if p.poll() is not None]:
+            running.remove(process)
+            if process.returncode == EXIT_INTERRUPTED:
+                for other in running:
+                    other.wait()
+                raise SystemExit(f"interrupted at budget {budget}; rerun to resume")
 
 
 def throughput(runs: list[dict], session_seconds: float | None) -> str:
@@ -160,6 +191,9 @@ def main() -> None:
     parser.add_argument("--figures", default="docs/figures", help="'' for none")
     parser.add_argument("--summary", help="parquet (default: benchmarks/tables/TABLE-verdict)")
     parser.add_argument("--cpus-per-trial", type=float, default=1.0)
+    parser.add_argument(
+        "--processes", type=int, default=2, help="compare processes side by side (default 2)"
+    )
     parser.add_argument("--max-epochs", type=int, help="replay fewer epochs than recorded")
     parser.add_argument("--analyse-only", action="store_true", help="run nothing, only analyse")
     args = parser.parse_args()
@@ -186,7 +220,9 @@ def main() -> None:
     if not args.analyse_only:
         for budget in budgets:
             folder = out / f"budget-{budget}"
-            sessions[budget] = run_budget(folder, budget, methods, args.seeds, compare_args)
+            sessions[budget] = run_budget(
+                folder, budget, methods, args.seeds, compare_args, args.processes
+            )
             print(f"budget {budget}: {sessions[budget]:.0f} s of wall time", flush=True)
     prefix = None
     if args.figures:
