@@ -3,8 +3,10 @@ the list of files written."""
 
 from __future__ import annotations
 
+import argparse
 from pathlib import Path
 
+from trainables import metrics
 from tune_jobs.errors import BadInputError
 
 
@@ -25,3 +27,16 @@ def print_files(files: list[Path]) -> None:
         print("\nfiles written:")
         for path in files:
             print(f"  {path}")
+
+
+def add_metric_options(parser: argparse.ArgumentParser) -> None:
+    """`--metric` and `--mode` of the commands that read results (report, export)."""
+    parser.add_argument(
+        "--metric",
+        help=f"selection metric (default: the one the run optimised, else {metrics.METRIC})",
+    )
+    parser.add_argument(
+        "--mode",
+        choices=("max", "min"),
+        help="default: the run's, else what the metric's name says",
+    )

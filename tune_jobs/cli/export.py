@@ -11,8 +11,7 @@ from pathlib import Path
 
 from analysis.export import FORMATS, TABLES, results_tables, write_tables
 from analysis.results import NotAnExperimentError, folder_metric
-from trainables import metrics
-from tune_jobs.cli.common import check_out, print_files
+from tune_jobs.cli.common import add_metric_options, check_out, print_files
 from tune_jobs.errors import EXIT_OK, BadInputError, bad_input
 
 
@@ -25,15 +24,7 @@ def configure(name: str, parser: argparse.ArgumentParser) -> None:
     # Checked in cmd_export, not by argparse `choices`: a bad value is one line, like the others.
     parser.add_argument("--format", default="csv", metavar="|".join(FORMATS), help="default csv")
     parser.add_argument("--out", type=Path, required=True, help="folder for the tables")
-    parser.add_argument(
-        "--metric",
-        help=f"selection metric (default: the one the run optimised, else {metrics.METRIC})",
-    )
-    parser.add_argument(
-        "--mode",
-        choices=("max", "min"),
-        help="default: the run's, else what the metric's name says",
-    )
+    add_metric_options(parser)
     parser.set_defaults(func=cmd_export)
 
 

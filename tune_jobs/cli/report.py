@@ -23,8 +23,7 @@ from analysis.results import (
     load_experiment,
     trials_frame,
 )
-from trainables import metrics
-from tune_jobs.cli.common import check_out
+from tune_jobs.cli.common import add_metric_options, check_out
 from tune_jobs.errors import EXIT_OK, BadInputError, bad_input
 
 DASHBOARD_HINT = "pip install optuna-dashboard && optuna-dashboard {storage}"
@@ -43,7 +42,7 @@ def _report_options(report: argparse.ArgumentParser) -> None:
         "paths", nargs="+", metavar="PATH", help="experiment or compare folder (path or URI)"
     )
     report.add_argument("--out", type=Path, required=True, help="folder for the report and PNGs")
-    _metric_options(report)
+    add_metric_options(report)
     report.add_argument(
         "--time-column",
         default=TIME_TOTAL,
@@ -67,20 +66,8 @@ def _export_options(export: argparse.ArgumentParser) -> None:
         "--storage", required=True, help="Optuna storage URL, e.g. sqlite:///tune.db"
     )
     export.add_argument("--study-name", help="default: the experiment folder's name")
-    _metric_options(export)
+    add_metric_options(export)
     export.set_defaults(func=cmd_export_optuna)
-
-
-def _metric_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--metric",
-        help=f"selection metric (default: the one the run optimised, else {metrics.METRIC})",
-    )
-    parser.add_argument(
-        "--mode",
-        choices=("max", "min"),
-        help="default: the run's, else what the metric's name says",
-    )
 
 
 def cmd_report(args: argparse.Namespace) -> int:
