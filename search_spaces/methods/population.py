@@ -36,12 +36,14 @@ PBT_RESAMPLE = Knob(
 
 
 def _ga(space: SearchSpace, settings: MethodSettings) -> Plan:
-    optuna = require("optuna", "optuna", "ga")
+    require("optuna", "optuna", "ga")
     from ray.tune.search.optuna import OptunaSearch
+
+    from search_spaces.methods.nsga import PicklableNSGAIISampler
 
     # NSGA-II with one objective is an elitist genetic algorithm: binary tournament selection,
     # uniform crossover and per-gene mutation over a population (GA_SIZE).
-    sampler = optuna.samplers.NSGAIISampler(
+    sampler = PicklableNSGAIISampler(
         population_size=knob_value(settings, GA_SIZE), seed=settings.seed
     )
     searcher = limited(OptunaSearch(sampler=sampler), settings)

@@ -64,7 +64,18 @@ def analytic(config):
             )
 
 
-def run(method, folder, seed=0, samples=6, max_epochs=4, budget=None, space=SPACE):
+class ResultLog(tune.Callback):
+    """Every result as the driver received it (Ray's per-trial logs can miss rows of a trial
+    that PBT restored from another trial's checkpoint)."""
+
+    def __init__(self):
+        self.results = []
+
+    def on_trial_result(self, iteration, trials, trial, result, **info):
+        self.results.append(result)
+
+
+def run(method, folder, seed=0, samples=6, max_epochs=4, budget=None, space=SPACE, callbacks=None):
     space = space.pin({"max_epochs": max_epochs})
     settings = MethodSettings(
         "val_acc", "max", max_epochs, seed=seed, samples=samples, budget_epochs=budget,
@@ -87,6 +98,7 @@ def run(method, folder, seed=0, samples=6, max_epochs=4, budget=None, space=SPAC
             name=f"{method}-{seed}",
             verbose=0,
             stop=EpochBudget(budget) if budget else None,
+            callbacks=callbacks,
         ),
     )
     return tuner.fit()
@@ -190,12 +202,12 @@ def test_asha_stops_poor_trials_early(ray_local, tmp_path):
 
 @pytest.mark.slow
 def test_pbt_exploits_other_trials_checkpoints(ray_local, tmp_path):
-    results = run("pbt", tmp_path, samples=4, max_epochs=6)
+    log = ResultLog()
+    run("pbt", tmp_path, samples=4, max_epochs=6, callbacks=[log])
     donors = {
-        origin
-        for r in results
-        for origin in r.metrics_dataframe["restored_from"]
-        if origin and origin != r.metrics["trial_id"]
+        result["restored_from"]
+        for result in log.results
+        if result["restored_from"] and result["restored_from"] != result["trial_id"]
     }
     assert donors, "no trial ever continued from another trial's checkpoint"
 
