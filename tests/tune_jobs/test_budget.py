@@ -62,8 +62,9 @@ def test_the_trial_that_spends_the_budget_keeps_its_last_checkpoint(ray_local, m
 
 
 @pytest.mark.slow
-def test_epochs_in_flight_when_the_budget_runs_out_are_kept(ray_local, mnist_dir, tmp_path):
-    # Two trials at once: when one spends the budget the other is mid-epoch; it may finish it.
+def test_two_running_trials_keep_every_reported_checkpoint(ray_local, mnist_dir, tmp_path):
+    # Two trials at once: when one spends the budget the other is mid-epoch; that epoch is cut,
+    # unless it reports while the first one's save is still pending.
     results = budgeted_run(mnist_dir, tmp_path, concurrency=2, budget=3)
     epochs = assert_every_report_kept_its_checkpoint(results)
     assert 3 <= epochs <= 3 + 1  # overshoot at most the other running trial's epoch
