@@ -21,21 +21,9 @@ import tune_jobs.execute
 import tune_jobs.options
 import tune_jobs.study
 from analysis.layout import MANIFEST_FILE, RUN_FILE
-from tune_jobs.cli import main
 from tune_jobs.errors import BadInputError
 from tune_jobs.options import RunOptions, prepare
 from tune_jobs.resources import ResumeResources
-
-
-class Tripwire(AssertionError):
-    pass
-
-
-def _tripwire(step: str):
-    def reached(*args, **kwargs):
-        raise Tripwire(f"reached {step}: the bad input was not refused before it")
-
-    return reached
 
 
 @pytest.fixture
@@ -50,32 +38,7 @@ def gpus(monkeypatch):
     return pretend
 
 
-@pytest.fixture
-def no_work(monkeypatch):
-    """Fail the test if any command gets as far as loading data, starting Ray or submitting."""
-    for module in (tune_jobs.cli.run, tune_jobs.compare, tune_jobs.study, tune_jobs.execute):
-        monkeypatch.setattr(module, "load_data", _tripwire("data load"), raising=False)
-        monkeypatch.setattr(module, "ensure_ray", _tripwire("Ray start"), raising=False)
-    monkeypatch.setattr(tune_jobs.cli.service, "job_client", _tripwire("the Jobs API"))
-
-
-def _refused(argv: list[str], capsys) -> str:
-    code = main(argv)
-    err = capsys.readouterr().err.strip()
-    assert code == 2, err
-    assert len(err.splitlines()) == 1, err
-    return err
-
-
-COMMANDS = {
-    "run": ["run", "mnist-l2"],
-    "compare": ["compare", "mnist-l2", "--methods", "grid"],
-    "study": ["study", "mnist"],
-    "submit": ["submit", "mnist-l2"],
-}
-
-
-@pytest.mark.parametrize("command", list(COMMANDS))
+@pytest.mark.parametrize("command", ["run", "compare", "study", "submit"])
 @pytest.mark.parametrize(
     ("value", "named"),
     [
@@ -85,32 +48,34 @@ COMMANDS = {
     ],
 )
 def test_gpu_shares_ray_cannot_place_are_refused(
-    command, value, named, gpus, no_work, tmp_path, capsys
+    command, value, named, gpus, no_work, tmp_path, commands, refused
 ):
     gpus(8)  # the value itself is wrong, whatever the machine has
-    argv = [*COMMANDS[command], "--storage", f"file://{tmp_path}", "--gpus-per-trial", value]
-    assert named in _refused(argv, capsys)
+    argv = [*commands[command], "--storage", f"file://{tmp_path}", "--gpus-per-trial", value]
+    assert named in refused(argv)
     assert list(tmp_path.iterdir()) == []
 
 
 @pytest.mark.parametrize("command", ["run", "compare", "study"])
-def test_gpus_on_a_machine_without_one_are_refused(command, gpus, no_work, tmp_path, capsys):
-    argv = [*COMMANDS[command], "--storage", str(tmp_path), "--gpus-per-trial", "0.25"]
-    err = _refused(argv, capsys)
+def test_gpus_on_a_machine_without_one_are_refused(
+    command, gpus, no_work, tmp_path, commands, refused
+):
+    argv = [*commands[command], "--storage", str(tmp_path), "--gpus-per-trial", "0.25"]
+    err = refused(argv)
     assert "--gpus-per-trial 0.25: this machine has no GPU" in err
     assert "leave --gpus-per-trial at 0" in err
 
 
-def test_more_gpus_than_this_machine_has_are_refused(gpus, no_work, tmp_path, capsys):
+def test_more_gpus_than_this_machine_has_are_refused(gpus, no_work, tmp_path, refused):
     gpus(2)
     argv = ["run", "mnist-l2", "--storage", str(tmp_path), "--gpus-per-trial", "4"]
-    assert "this machine has 2 GPUs" in _refused(argv, capsys)
+    assert "this machine has 2 GPUs" in refused(argv)
 
 
 @pytest.mark.parametrize(
     ("node_gpus", "named"), [([0.0, 0.0], "has no GPU"), ([1.0], "has 1 GPUs")]
 )
-def test_submit_refuses_gpus_the_cluster_lacks(node_gpus, named, tmp_path, capsys, monkeypatch):
+def test_submit_refuses_gpus_the_cluster_lacks(node_gpus, named, tmp_path, monkeypatch, refused):
     import tune_jobs.cli.service as service
 
     class Client:
@@ -121,7 +86,7 @@ def test_submit_refuses_gpus_the_cluster_lacks(node_gpus, named, tmp_path, capsy
     monkeypatch.setattr(service, "node_cpus", lambda url: [4.0] * len(node_gpus))
     monkeypatch.setattr(service, "node_gpus", lambda url: node_gpus)
     argv = ["submit", "mnist-l2", "--storage", f"file://{tmp_path}", "--gpus-per-trial", "2"]
-    err = _refused([*argv, "--address", "http://10.1.2.3:8265"], capsys)
+    err = refused([*argv, "--address", "http://10.1.2.3:8265"])
     assert f"--gpus-per-trial 2: the cluster's largest node {named}" in err
 
 
@@ -132,7 +97,7 @@ def test_submit_forwards_gpus_per_trial_to_the_run():
     assert argv[argv.index("--gpus-per-trial") + 1] == "0.25"
 
 
-def test_gpus_on_a_cluster_without_one_are_refused_on_connect(tmp_path, monkeypatch):
+def test_gpus_on_a_cluster_without_one_are_refused_on_connect(tmp_path, monkeypatch, tripwire):
     import ray
 
     monkeypatch.setenv("RAY_ADDRESS", "10.1.2.3:6379")  # a cluster: this machine's GPUs don't count
@@ -141,7 +106,7 @@ def test_gpus_on_a_cluster_without_one_are_refused_on_connect(tmp_path, monkeypa
     monkeypatch.setattr(ray, "is_initialized", lambda: True)
     monkeypatch.setattr(ray, "nodes", lambda: nodes)
     monkeypatch.setattr(tune_jobs.execute, "check_storage", lambda storage: None)
-    monkeypatch.setattr(tune_jobs.execute, "build_tuner", _tripwire("the Tuner"))
+    monkeypatch.setattr(tune_jobs.execute, "build_tuner", tripwire("the Tuner"))
     with pytest.raises(BadInputError, match="largest node has no GPU"):
         tune_jobs.execute.execute(prepared, data=None)
     assert not (tmp_path / prepared.name).exists()
@@ -149,7 +114,7 @@ def test_gpus_on_a_cluster_without_one_are_refused_on_connect(tmp_path, monkeypa
 
 @pytest.mark.parametrize("command", ["run", "compare", "study"])
 def test_gpus_a_cluster_lacks_are_refused_before_data_is_read(
-    command, tmp_path, monkeypatch, capsys
+    command, tmp_path, monkeypatch, commands, refused, tripwire
 ):
     import ray
 
@@ -158,9 +123,9 @@ def test_gpus_a_cluster_lacks_are_refused_before_data_is_read(
     monkeypatch.setattr(tune_jobs.options, "check_address", lambda address: None)  # reachable
     monkeypatch.setattr(tune_jobs.execute, "ensure_ray", lambda address: None)  # and connected
     for module in (tune_jobs.cli.run, tune_jobs.compare, tune_jobs.study):
-        monkeypatch.setattr(module, "load_data", _tripwire("data load"), raising=False)
-    argv = [*COMMANDS[command], "--storage", str(tmp_path), "--gpus-per-trial", "1"]
-    err = _refused([*argv, "--address", "10.1.2.3:6379"], capsys)
+        monkeypatch.setattr(module, "load_data", tripwire("data load"), raising=False)
+    argv = [*commands[command], "--storage", str(tmp_path), "--gpus-per-trial", "1"]
+    err = refused([*argv, "--address", "10.1.2.3:6379"])
     assert "largest node has no GPU" in err
     assert list(tmp_path.iterdir()) == []
 
@@ -223,12 +188,12 @@ def test_resume_keeps_the_recorded_gpus_unless_given(
 
 
 def test_resume_on_a_machine_without_gpus_is_refused_before_data(
-    recorded_run, gpus, no_work, capsys, monkeypatch
+    recorded_run, gpus, no_work, monkeypatch, refused
 ):
     monkeypatch.delenv("RAY_ADDRESS", raising=False)
-    err = _refused(["resume", str(recorded_run)], capsys)  # the run's own 0.5
+    err = refused(["resume", str(recorded_run)])  # the run's own 0.5
     assert "--gpus-per-trial 0.5: this machine has no GPU" in err
-    err = _refused(["resume", str(recorded_run), "--gpus-per-trial", "1.5"], capsys)
+    err = refused(["resume", str(recorded_run), "--gpus-per-trial", "1.5"])
     assert "above 1 it must be a whole number" in err
 
 
@@ -260,7 +225,7 @@ def test_the_run_file_records_gpus_per_trial(gpus, tmp_path, monkeypatch):
     assert record["options"]["gpus_per_trial"] == 0.25
 
 
-def test_the_compare_manifest_records_gpus_per_trial(gpus, tmp_path, monkeypatch):
+def test_the_compare_manifest_records_gpus_per_trial(gpus, tmp_path, monkeypatch, tripwire):
     gpus(1)
 
     class Data:
@@ -269,7 +234,7 @@ def test_the_compare_manifest_records_gpus_per_trial(gpus, tmp_path, monkeypatch
 
     monkeypatch.setattr(tune_jobs.compare, "load_data", lambda job, options: Data())
     monkeypatch.setattr(tune_jobs.compare, "ensure_ray", lambda address: None)
-    monkeypatch.setattr(tune_jobs.compare, "execute", _tripwire("a run"))
+    monkeypatch.setattr(tune_jobs.compare, "execute", tripwire("a run"))
     base = RunOptions(job="mnist-l2", storage=str(tmp_path), gpus_per_trial=0.25, budget_epochs=1)
     parent, manifest = tune_jobs.compare.run_compare(base, ["grid"], 1, "cmp")
     written = json.loads((tmp_path / "cmp" / MANIFEST_FILE).read_text())

@@ -11,56 +11,18 @@ import json
 import pytest
 
 from analysis.layout import RUN_FILE
-from tune_jobs.cli import main
 from tune_jobs.errors import BadInputError
 from tune_jobs.options import RunOptions, load_data, prepare
 
-
-def _tripwire(step: str):
-    def reached(*args, **kwargs):
-        raise AssertionError(f"reached {step}: the bad input was not refused before it")
-
-    return reached
-
-
-@pytest.fixture
-def no_work(monkeypatch):
-    """Fail the test if any command gets as far as loading data, starting Ray or submitting."""
-    import tune_jobs.cli.run
-    import tune_jobs.cli.service
-    import tune_jobs.compare
-    import tune_jobs.study
-
-    for module in (tune_jobs.cli.run, tune_jobs.compare, tune_jobs.study):
-        monkeypatch.setattr(module, "load_data", _tripwire("data load"))
-        monkeypatch.setattr(module, "ensure_ray", _tripwire("Ray start"))
-    monkeypatch.setattr(tune_jobs.cli.service, "job_client", _tripwire("the Jobs API"))
-
-
-def _refused(argv: list[str], capsys) -> str:
-    """Run the CLI, check exit 2 and one line on stderr, and return that line."""
-    code = main(argv)
-    err = capsys.readouterr().err.strip()
-    assert code == 2, err
-    assert len(err.splitlines()) == 1, err
-    return err
-
-
-COMMANDS = {
-    "run": ["run", "mnist-l2"],
-    "compare": ["compare", "mnist-l2", "--methods", "grid"],
-    "study": ["study", "mnist"],
-    "submit": ["submit", "mnist-l2"],
-}
 BAD_NAMES = ["../escape", "a/b", "", ".", "..", "bad\x01name", "tab\tname", "/abs"]
 
 
 # Point 6 (and 12's empty name): a name is one folder under --storage, nothing else.
-@pytest.mark.parametrize("command", list(COMMANDS))
+@pytest.mark.parametrize("command", ["run", "compare", "study", "submit"])
 @pytest.mark.parametrize("name", BAD_NAMES)
-def test_name_must_be_a_single_path_component(command, name, no_work, tmp_path, capsys):
+def test_name_must_be_a_single_path_component(command, name, no_work, tmp_path, commands, refused):
     storage = tmp_path / "results"
-    err = _refused([*COMMANDS[command], "--storage", str(storage), "--name", name], capsys)
+    err = refused([*commands[command], "--storage", str(storage), "--name", name])
     assert "--name" in err and repr(name) in err
     assert list(tmp_path.iterdir()) == []  # nothing written, inside --storage or beside it
 
@@ -81,8 +43,8 @@ def test_name_must_be_a_single_path_component(command, name, no_work, tmp_path, 
         ),
     ],
 )
-def test_sizes_beyond_what_fits_are_refused(argv, named, no_work, tmp_path, capsys):
-    err = _refused(["run", "mnist-l2", "--storage", str(tmp_path / "r"), *argv], capsys)
+def test_sizes_beyond_what_fits_are_refused(argv, named, no_work, tmp_path, refused):
+    err = refused(["run", "mnist-l2", "--storage", str(tmp_path / "r"), *argv])
     assert named in err
     assert not (tmp_path / "r").exists()
 
@@ -117,18 +79,20 @@ def test_parameter_estimate_counts_what_build_cnn_builds(values):
 
 # Point 9: resources the cluster can never give would leave trials PENDING for ever.
 def test_more_cpus_per_trial_than_this_machine_has_is_refused(
-    no_work, tmp_path, capsys, monkeypatch
+    no_work, tmp_path, monkeypatch, refused
 ):
     monkeypatch.setattr("os.cpu_count", lambda: 2)
     import ray
 
     monkeypatch.setattr(ray, "is_initialized", lambda: False)
     argv = ["run", "mnist-l2", "--storage", str(tmp_path), "--cpus-per-trial", "100"]
-    err = _refused(argv, capsys)
+    err = refused(argv)
     assert "--cpus-per-trial 100" in err and "2 CPUs" in err
 
 
-def test_more_cpus_per_trial_than_the_largest_node_is_refused_on_connect(tmp_path, monkeypatch):
+def test_more_cpus_per_trial_than_the_largest_node_is_refused_on_connect(
+    tmp_path, monkeypatch, tripwire
+):
     import ray
 
     import tune_jobs.execute as execute
@@ -143,13 +107,13 @@ def test_more_cpus_per_trial_than_the_largest_node_is_refused_on_connect(tmp_pat
     monkeypatch.setattr(ray, "is_initialized", lambda: True)
     monkeypatch.setattr(ray, "nodes", lambda: nodes)
     monkeypatch.setattr(execute, "check_storage", lambda storage: None)
-    monkeypatch.setattr(execute, "build_tuner", _tripwire("the Tuner"))
+    monkeypatch.setattr(execute, "build_tuner", tripwire("the Tuner"))
     with pytest.raises(BadInputError, match="largest node has 6 CPUs"):
         execute.execute(prepared, data=None)
     assert not (tmp_path / prepared.name).exists()
 
 
-def test_submit_refuses_more_cpus_per_trial_than_the_largest_node(tmp_path, capsys, monkeypatch):
+def test_submit_refuses_more_cpus_per_trial_than_the_largest_node(tmp_path, monkeypatch, refused):
     import tune_jobs.cli.service as service
 
     class Client:
@@ -160,17 +124,17 @@ def test_submit_refuses_more_cpus_per_trial_than_the_largest_node(tmp_path, caps
     monkeypatch.setattr(service, "node_cpus", lambda url: [4.0, 2.0])
     argv = ["submit", "mnist-l2", "--storage", f"file://{tmp_path}", "--cpus-per-trial", "6"]
     argv += ["--address", "http://10.1.2.3:8265"]
-    err = _refused(argv, capsys)
+    err = refused(argv)
     assert "--cpus-per-trial 6" in err and "largest node has 4 CPUs" in err
 
 
 # Point 10: a results root that is a file, or below one.
 @pytest.mark.parametrize("below", ["", "sub"])
-def test_storage_that_is_a_file_or_below_one_is_refused(below, no_work, tmp_path, capsys):
+def test_storage_that_is_a_file_or_below_one_is_refused(below, no_work, tmp_path, refused):
     file = tmp_path / "results.txt"
     file.write_text("not a folder\n")
     storage = file / below if below else file
-    err = _refused(["run", "mnist-l2", "--storage", str(storage)], capsys)
+    err = refused(["run", "mnist-l2", "--storage", str(storage)])
     assert f"{file} is a file" in err
     assert file.read_text() == "not a folder\n"
 
@@ -220,10 +184,10 @@ class _Closing:
         pass
 
 
-def test_probe_transfer_refuses_another_jobs_experiment(tmp_path, capsys):
+def test_probe_transfer_refuses_another_jobs_experiment(tmp_path, refused):
     experiment = tmp_path / "mnist-run"
     experiment.mkdir()
     (experiment / RUN_FILE).write_text(json.dumps({"job": "mnist-l2", "options": {}}))
-    err = _refused(["probe", "transfer", str(experiment), "--out", str(tmp_path / "o")], capsys)
+    err = refused(["probe", "transfer", str(experiment), "--out", str(tmp_path / "o")])
     assert "mnist-l2" in err and "cifar10-transfer" in err
     assert not (tmp_path / "o").exists()
