@@ -13,6 +13,9 @@ coverage >= 80%.
     .venv/bin/python benchmarks/hpo_validation.py --real-out results/validation-mnist-bench
     .venv/bin/python benchmarks/hpo_validation.py \
         --analyse-only results/validation-mnist-bench results/verdict-mnist-bench
+
+The real runs' scores are also kept as benchmarks/tables/TABLE-validation-real.parquet (results
+folders are not kept between machines); `--analyse-only` takes that file in place of the folder.
 """
 
 from __future__ import annotations
@@ -77,16 +80,30 @@ def agreement(real: pd.DataFrame, replayed: pd.DataFrame, budget: int) -> tuple[
     return figures, table
 
 
-def analyse(real_parent: Path, replay_parent: Path, budgets: list[int], reference) -> pd.DataFrame:
+def real_scores(real_parent: Path, budgets: list[int], reference) -> pd.DataFrame:
+    """Per (budget, method, seed): the real runs' best val_acc and regret. A parquet file is
+    read as such (the compact copy `main` writes, since results folders are not kept)."""
+    if real_parent.suffix == ".parquet":
+        return pd.read_parquet(real_parent)
+    frames = [
+        budget_scores(real_parent / f"budget-{budget}", budget, reference, False).assign(
+            budget=budget
+        )
+        for budget in budgets
+    ]
+    return pd.concat(frames, ignore_index=True)
+
+
+def analyse(real: pd.DataFrame, replay_parent: Path, budgets: list[int], reference) -> pd.DataFrame:
     rows = []
     for budget in budgets:
-        real = budget_scores(real_parent / f"budget-{budget}", budget, reference, False)
+        measured = real[real["budget"] == budget].drop(columns="budget")
         replayed = budget_scores(replay_parent / f"budget-{budget}", budget, reference, True)
-        if real.empty or replayed.empty:
-            print(f"\nbudget {budget}: no {'real' if real.empty else 'replayed'} runs; skipped")
+        if measured.empty or replayed.empty:
+            print(f"\nbudget {budget}: no {'real' if measured.empty else 'replayed'} runs; skipped")
             continue
-        figures, table = agreement(real, replayed, budget)
-        print(f"\n== budget {budget} epochs: {len(real)} real runs, {len(replayed)} replayed")
+        figures, table = agreement(measured, replayed, budget)
+        print(f"\n== budget {budget} epochs: {len(measured)} real runs, {len(replayed)} replayed")
         print(table.to_string(float_format=lambda v: f"{v:.4f}"))
         print(
             f"Spearman rho over {figures['methods']} methods, by median best val_acc "
@@ -149,8 +166,14 @@ def main() -> None:
             print(f"\nreal runs in {real_parent}; analyse with --analyse-only {real_parent} REPLAY")
             return
         replay_parent = Path(args.replay)
-    result = analyse(real_parent, replay_parent, budgets, reference)
-    path = Path(args.out or f"benchmarks/tables/{Path(args.table).stem}-validation.parquet")
+    real = real_scores(real_parent, budgets, reference)
+    stem = Path(args.table).stem
+    if real_parent.suffix != ".parquet":
+        kept = Path(f"benchmarks/tables/{stem}-validation-real.parquet")
+        real.to_parquet(kept, index=False)
+        print(f"real runs' scores: {kept} (pass it as REAL_PARENT to analyse again)")
+    result = analyse(real, replay_parent, budgets, reference)
+    path = Path(args.out or f"benchmarks/tables/{stem}-validation.parquet")
     result.to_parquet(path, index=False)
     print(f"\nagreement per budget: {path}")
 
