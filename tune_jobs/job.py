@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
+import numpy as np
+
 from search_spaces.space import Choice, Float, Int, SearchSpace
 from trainables import metrics
 from trainables.config import as_type
@@ -107,13 +109,32 @@ class Job:
         return self.load_data() if takes_nothing else self.load_data(data_dir)
 
     def check_space(self, space: SearchSpace) -> None:
-        """Validate every grid point and both ends of every range against the trainable's config."""
+        """Validate every grid point and both ends of every range against the trainable's
+        config, and the values inside an integer range (a range of odd kernel sizes would
+        sample even ones)."""
         base = {**space.fixed, **{k: d.grid[0] for k, d in space.dimensions.items()}}
         self.validate(base)
         for name, dimension in space.dimensions.items():
             ends = [getattr(dimension, "low", None), getattr(dimension, "high", None)]
             for value in [*dimension.grid, *(v for v in ends if v is not None)]:
                 self.validate({**base, name: value})
+            if isinstance(dimension, Int):
+                for value in _inside(dimension):
+                    try:
+                        self.validate({**base, name: value})
+                    except ValueError as error:
+                        raise ValueError(
+                            f"{error} (inside the range {name} {dimension.low}..{dimension.high}, "
+                            f"which a searcher may sample; list the values with --choice)"
+                        ) from None
+
+
+def _inside(dimension: Int, most: int = 64) -> list[int]:
+    """The integers of a range, or `most` of them spread over it (on its own scale)."""
+    if dimension.high - dimension.low < most:
+        return list(range(dimension.low, dimension.high + 1))
+    spread = np.geomspace if dimension.log else np.linspace
+    return sorted({int(round(v)) for v in spread(dimension.low, dimension.high, most)})
 
 
 def config_value(config: Any, name: str) -> Any:

@@ -62,6 +62,8 @@ def test_the_metric_and_its_mode_reach_the_method(metric, mode, chosen, tmp_path
         (["--range", "lr=0.01:0.1", "--set", "lr=0.05"], "lr: given both --set and --range"),
         (["--range", "width=8:16", "--choice", "width=8,16"], "given both --range and --choice"),
         (["--range", "dropout=0.1:1.0"], "dropout=1.0 is invalid"),  # checked at both ends
+        # Its ends and midpoint are odd; a searcher would also sample 4 and 6.
+        (["--range", "kernel_size=3:7"], "kernel_size=4 is invalid"),
         (["--range", "lr=0.1:0.01"], "needs LOW < HIGH"),
         (["--range", "dropout=0:0.5:log"], "a log range needs LOW > 0"),
         (["--range", "lr=0.01"], "KEY=LOW:HIGH or KEY=LOW:HIGH:log"),
