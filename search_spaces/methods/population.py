@@ -82,6 +82,24 @@ def pbt_mutations(space: SearchSpace) -> dict:
     }
 
 
+class ClipToSpace:
+    """PBT's explore step after Ray's: a perturbed value (x0.8 or x1.2) clipped back into its
+    dimension's range, since Ray does not clip (dropout 0.6 x 1.2 would leave [0, 0.6])."""
+
+    def __init__(self, space: SearchSpace):
+        self.bounds = {
+            name: (dimension.low, dimension.high)
+            for name, dimension in space.dimensions.items()
+            if isinstance(dimension, Float)
+        }
+
+    def __call__(self, config: dict) -> dict:
+        for name, (low, high) in self.bounds.items():
+            if name in config:
+                config[name] = min(max(config[name], low), high)
+        return config
+
+
 def _pbt(space: SearchSpace, settings: MethodSettings) -> Plan:
     mutations = pbt_mutations(space)
     if not mutations:
@@ -98,6 +116,7 @@ def _pbt(space: SearchSpace, settings: MethodSettings) -> Plan:
         quantile_fraction=knob_value(settings, PBT_QUANTILE),
         resample_probability=knob_value(settings, PBT_RESAMPLE),
         hyperparam_mutations=mutations,
+        custom_explore_fn=ClipToSpace(space),
     )
     return Plan(
         space.distributions(), population, basic_variants(settings), scheduler,

@@ -161,11 +161,8 @@ def test_grid_proposes_every_grid_point_once_per_pass(tmp_path):
     assert points == expected
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="Ray's PBT perturbs a value by x0.8 or x1.2 without clipping it to its domain",
-)
 def test_pbt_explores_inside_the_space():
+    # Ray's PBT perturbs a value by x0.8 or x1.2 without clipping it: the method clips.
     scheduler = get_method("pbt").build(MIXED, MethodSettings(METRIC, MODE, MAX_EPOCHS)).scheduler
     assert isinstance(scheduler, PopulationBasedTraining)
     at_the_edges = {"lr": 0.3, "dropout": 0.7, "layers": 4, "optimizer": "adam", "batch_size": 64}
@@ -173,7 +170,7 @@ def test_pbt_explores_inside_the_space():
     explored = [
         _explore(
             at_the_edges, scheduler._hyperparam_mutations, scheduler._resample_probability,
-            scheduler._perturbation_factors, None,
+            scheduler._perturbation_factors, scheduler._custom_explore_fn,
         )[0]
         for _ in range(20)
     ]  # fmt: skip
