@@ -6,6 +6,7 @@ import pytest
 import torch
 from torch import nn
 
+import trainables.training
 from trainables.training import (
     build_optimizer,
     evaluate,
@@ -93,4 +94,18 @@ def test_train_epoch_reports_a_diverging_loss_as_not_finite():
     stats = train_epoch(
         model, build_optimizer("sgd", model, 0.1), [(torch.ones(4, 2), torch.zeros(4).long())]
     )
+    assert not stats.finite and math.isnan(stats.train_loss)
+
+
+@pytest.mark.parametrize("interval", [1, 4])
+def test_a_loss_that_blows_up_between_sparse_checks_still_ends_the_epoch_diverged(
+    interval, monkeypatch
+):
+    # On a GPU the finiteness check runs every few batches; a blow-up in between leaves NaN
+    # weights that the next check, or the one after the last batch, still catches.
+    monkeypatch.setattr(trainables.training, "finiteness_interval", lambda model: interval)
+    model = nn.Linear(2, 2)
+    huge = torch.full((4, 2), 1e30)
+    batches = [(torch.ones(4, 2), torch.zeros(4).long())] + [(huge, torch.zeros(4).long())] * 2
+    stats = train_epoch(model, build_optimizer("sgd", model, 1e10), batches)
     assert not stats.finite and math.isnan(stats.train_loss)
