@@ -8,8 +8,9 @@ both), at a small fraction of the cost. Each report says which path ran (`cached
 
 from __future__ import annotations
 
+import hashlib
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -36,6 +37,7 @@ from trainables.loop import Batches, EpochLoop, build_and_restore, start_trial
 from trainables.pretrained import IMAGENET, NO_WEIGHTS, WeightsError, check_source
 from trainables.resnet_transfer import (
     FINETUNE_PARTS,
+    TransferResNet,
     backbone_features,
     build_transfer_resnet,
     check_weights,
@@ -147,6 +149,39 @@ class TransferExtras:
         return self.stopping
 
 
+# The last features computed in this process: a reused actor's next trial with the same backbone
+# weights and images (an HPO over fc's lr and weight decay) skips the backbone's forward passes.
+_LAST_FEATURES: dict[str, Any] = {}
+
+
+def split_features(
+    model: TransferResNet, splits: tuple[torch.Tensor, ...], batch: int
+) -> tuple[torch.Tensor, ...]:
+    """The frozen backbone's features of each split, reused while weights and images match."""
+    backbone = [t for name, t in model.state_dict().items() if not name.startswith("fc.")]
+    key = _fingerprint([*backbone, model.mean, model.std], model.resolution, splits)
+    if _LAST_FEATURES.get("key") != key:
+        _LAST_FEATURES.clear()  # one set at a time: the old one is freed first
+        features = tuple(backbone_features(model, x, batch) for x in splits)
+        _LAST_FEATURES.update(key=key, features=features)
+    return _LAST_FEATURES["features"]
+
+
+def _fingerprint(
+    tensors: Iterable[torch.Tensor], resolution: int, splits: tuple[torch.Tensor, ...]
+) -> str:
+    """A digest of the backbone's tensors, its input resolution, and each image's pixel sum in
+    order (a reordered split must not reuse features whose rows belong to other labels)."""
+    digest = hashlib.sha256(str(resolution).encode())
+    for tensor in tensors:
+        digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+    for x in splits:
+        digest.update(repr((tuple(x.shape), str(x.device), str(x.dtype))).encode())
+        sums = x.reshape(len(x), -1).sum(dim=1, dtype=torch.int64) if len(x) else x.new_zeros(0)
+        digest.update(sums.cpu().numpy().tobytes())
+    return digest.hexdigest()
+
+
 def train_cifar10(config: dict[str, Any], data: ImageSplits) -> None:
     """Ray Tune function trainable: fine-tune ResNet18: metrics and a checkpoint every epoch."""
     cfg = CifarConfig.from_dict(config)
@@ -167,8 +202,7 @@ def train_cifar10(config: dict[str, Any], data: ImageSplits) -> None:
     cached, batch = cfg.uses_cached_features, eval_batch_size(device)
     splits = (data.train_x, data.val_x, data.test_x)
     if cached:  # the backbone never changes: its features are the inputs of fc
-        # Computed afresh by every trial (a reused actor too): they depend on its weights source.
-        net, inputs = model.fc, tuple(backbone_features(model, x, batch) for x in splits)
+        net, inputs = model.fc, split_features(model, splits, batch)
     else:
         net, inputs = model, splits
     loop = EpochLoop(

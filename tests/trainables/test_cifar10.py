@@ -200,3 +200,32 @@ def test_coerce_parses_set_values():
     assert coerce("weights", "none") == "none"
     with pytest.raises(ConfigError):
         coerce("patience", "two")
+
+
+def test_a_reused_process_recomputes_features_only_for_other_weights_or_images(monkeypatch):
+    # A reused actor's next trial: same backbone and images -> the features are not recomputed;
+    # another backbone (weights=none with another seed) or reordered images -> they are.
+    import trainables.cifar10 as cifar10
+
+    computed = []
+    real = cifar10.backbone_features
+
+    def counting(model, x, batch_size):
+        computed.append(len(x))
+        return real(model, x, batch_size)
+
+    monkeypatch.setattr(cifar10, "backbone_features", counting)
+    monkeypatch.setattr(cifar10, "_LAST_FEATURES", {})
+    data = tiny_splits()
+    splits = (data.train_x, data.val_x, data.test_x)
+    first = cifar10.split_features(model_for("fc"), splits, 8)
+    again = cifar10.split_features(model_for("fc"), splits, 8)
+    assert len(computed) == 3 and all(a is b for a, b in zip(first, again, strict=True))
+    torch.manual_seed(1)
+    other = build_transfer_resnet("none", 3, "fc", 32, *STATS)
+    cifar10.split_features(other, splits, 8)
+    assert len(computed) == 6
+    reordered = (data.train_x.flip(0), data.val_x, data.test_x)
+    features = cifar10.split_features(other, reordered, 8)
+    assert len(computed) == 9
+    torch.testing.assert_close(features[0], backbone_features(other, reordered[0], 8))
