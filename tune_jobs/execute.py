@@ -15,6 +15,7 @@ from typing import Any
 import ray
 from ray import tune
 from ray.tune.experiment import Trial
+from ray.tune.logger import TBXLoggerCallback
 
 from analysis.experiment import saved_statuses
 from analysis.layout import RUN_FILE
@@ -49,6 +50,22 @@ def trainable(
     return tune.with_resources(
         tune.with_parameters(job.trainable, data=data, **extra), trial_resources(cpus, gpus)
     )
+
+
+class NoTensorBoard(TBXLoggerCallback):
+    """Takes the place of Ray's TensorBoard logger, which Tune adds unless one is given."""
+
+    def __init__(self) -> None:
+        super(TBXLoggerCallback, self).__init__()  # the base logger's state; no tensorboardX
+
+    def log_trial_start(self, trial: Trial) -> None:
+        pass
+
+    def log_trial_result(self, iteration: int, trial: Trial, result: dict) -> None:
+        pass
+
+    def log_trial_end(self, trial: Trial, failed: bool = False) -> None:
+        pass
 
 
 def build_tuner(prepared: Prepared, data: Any, guard: StorageGuard | None = None) -> tune.Tuner:
@@ -86,7 +103,12 @@ def build_tuner(prepared: Prepared, data: Any, guard: StorageGuard | None = None
             failure_config=tune.FailureConfig(max_failures=options.max_failures),
             stop=budget,
             # As a callback the budget sees which trials still save or run (see EpochBudget).
-            callbacks=[c for c in (budget, guard, tracker) if c is not None] or None,
+            callbacks=[
+                c
+                for c in (budget, guard, tracker, None if job.tensorboard else NoTensorBoard())
+                if c is not None
+            ]
+            or None,
             # The live table: epoch, val_acc, test_acc... (Ray's default keeps the first four).
             progress_reporter=trial_table(str(prepared.folder)),
             verbose=1,
@@ -113,7 +135,8 @@ def execute(prepared: Prepared, data: Any) -> tune.ResultGrid:
         "ended": None,
     }
     prepared.folder.write_json(RUN_FILE, record)  # first: `resume` needs it after a crash
-    print(tensorboard_hint(str(prepared.folder)))
+    if prepared.job.tensorboard:
+        print(tensorboard_hint(str(prepared.folder)))
     if prepared.tracking_uri is not None:
         print(f"MLflow:      {ui_command(prepared.tracking_uri)}")
     results = tuner.fit()

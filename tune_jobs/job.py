@@ -60,6 +60,9 @@ class Job:
     # anew, with its own config), saving the process start and torch import of each trial.
     reuse_actors: bool = False
     keep_checkpoints: int | None = 1  # per trial, besides the latest; None keeps all
+    # Ray's TensorBoard logger (it flushes to disk after every result): off for replays, whose
+    # simulated epochs take microseconds and whose curves are the table's.
+    tensorboard: bool = True
     # Hyperparameters that shape the weights: `--init-from` needs the source to match on them.
     architecture: tuple[str, ...] = ()
     # Hyperparameters the job holds at one value; `--set` of another value is refused.

@@ -79,6 +79,7 @@ def replay_job(options: RunOptions, table_path: str) -> Job:
         metric=table.meta.get("metric", job.metric),
         mode=table.meta.get("mode", job.mode),
         reuse_actors=True,  # a replayed trial is milliseconds: do not start an actor for each
+        tensorboard=False,
         # Replayed epochs take milliseconds: a PBT donor would delete the checkpoint an exploiting
         # trial is about to restore. Replay checkpoints are a few bytes, so keep them all.
         keep_checkpoints=None,

@@ -98,6 +98,9 @@ def test_compare_replays_three_methods_three_seeds_and_computes_the_verdict(tabl
     assert manifest["replay"]["table"] == str(table) and manifest["replay"]["configs"] == CONFIGS
     assert manifest["budget_epochs"] == 6
     assert [r["status"] for r in manifest["runs"]] == ["finished"] * 9
+    # Replayed epochs are microseconds: no TensorBoard logger flushing to disk after each one.
+    assert not list((tmp_path / "r").rglob("events.out.tfevents*"))
+    assert list((tmp_path / "r").rglob("result.json"))
 
     _, runs, _, curves = load_compare(tmp_path / "r", time_column=REPLAY_SECONDS)
     assert set(curves[REPLAY_CONFIG]) <= set(range(CONFIGS))

@@ -43,7 +43,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     with bad_input(DataError):
         parent, manifest = run_compare(base, methods, args.seeds, name, replay=args.replay)
     print(f"\nComparison: {parent} (manifest.json lists every run)")
-    _print_summary(parent)
+    _print_summary(parent, tensorboard=not args.replay)
     if any(run["status"] == "interrupted" for run in manifest["runs"]):
         stopped = len(manifest["runs"])
         print(f"Interrupted: the comparison stopped at run {stopped}.", file=sys.stderr)
@@ -54,7 +54,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _print_summary(parent: str) -> None:
+def _print_summary(parent: str, tensorboard: bool) -> None:
     """The per-method summary and the next steps; a folder that cannot be summarized says why."""
     try:
         table, target, metric = method_summary(parent)
@@ -62,5 +62,6 @@ def _print_summary(parent: str) -> None:
         print(f"(no summary: {error})", file=sys.stderr)
     else:
         print(format_summary(table, target, metric))
-    print(tensorboard_hint(parent))
+    if tensorboard:  # replays log no TensorBoard events
+        print(tensorboard_hint(parent))
     print(f"Next: {report_command(parent)}")
