@@ -7,6 +7,7 @@ started with, so that `resume` rebuilds the same trainable over the same data.
 from __future__ import annotations
 
 import json
+import math
 import os
 import time
 from dataclasses import asdict, fields, replace
@@ -19,6 +20,7 @@ from ray.tune.logger import TBXLoggerCallback
 
 from analysis.experiment import saved_statuses
 from analysis.layout import RUN_FILE
+from search_spaces.methods.base import Plan
 from trainables import metrics
 from tune_jobs.budget import EpochBudget
 from tune_jobs.cluster.address import check_address, driver_runtime_env
@@ -50,6 +52,24 @@ def trainable(
     return tune.with_resources(
         tune.with_parameters(job.trainable, data=data, **extra), trial_resources(cpus, gpus)
     )
+
+
+def trial_count(plan: Plan) -> float:
+    """Trials the plan starts: its samples times the points of its grid dimensions."""
+    if plan.num_samples < 0:  # Tune's "until a stopper says so"
+        return math.inf
+    grids = [v.get("grid_search") for v in plan.param_space.values() if isinstance(v, dict)]
+    return plan.num_samples * math.prod(len(g) for g in grids if isinstance(g, list))
+
+
+def trial_slots(options: RunOptions) -> float:
+    """How many trials can run at once: --concurrency, and what Ray's CPUs hold. With no more
+    trials than that, reusing actors saves nothing, and Tune would move a trial waiting for its
+    own new actor (on another node) onto the first actor to finish."""
+    slots = float(options.concurrency or math.inf)
+    if ray.is_initialized() and options.cpus_per_trial > 0:
+        slots = min(slots, ray.cluster_resources().get("CPU", 0.0) // options.cpus_per_trial)
+    return slots
 
 
 class NoTensorBoard(TBXLoggerCallback):
@@ -86,7 +106,7 @@ def build_tuner(prepared: Prepared, data: Any, guard: StorageGuard | None = None
             scheduler=plan.scheduler,
             num_samples=plan.num_samples,
             time_budget_s=options.time_budget,
-            reuse_actors=job.reuse_actors,
+            reuse_actors=job.reuse_actors and trial_count(plan) > trial_slots(options),
         ),
         run_config=tune.RunConfig(
             name=prepared.name,

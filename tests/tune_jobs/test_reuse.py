@@ -85,3 +85,18 @@ def test_pbt_exploits_into_reused_actors(ray_local, mnist_dir, tmp_path):
     assert exploits, "PBT never exploited"
     assert all(result.metrics["epoch"] == 4 for result in results)
     assert len({r.metrics["pid"] for r in results}) < len(results)  # actors were reused
+
+
+def test_trials_reuse_actors_only_when_there_are_more_than_can_run_at_once(monkeypatch):
+    import ray
+
+    from tune_jobs.execute import trial_count, trial_slots
+
+    monkeypatch.setattr(ray, "is_initialized", lambda: True)
+    monkeypatch.setattr(ray, "cluster_resources", lambda: {"CPU": 2.0})
+    two_nodes = RunOptions(job="mnist-l2", cpus_per_trial=1)
+    assert trial_slots(two_nodes) == 2  # 2 samples: each its own actor, one per node
+    assert trial_slots(dataclasses.replace(two_nodes, cpus_per_trial=0.5)) == 4
+    assert trial_slots(dataclasses.replace(two_nodes, concurrency=1)) == 1
+    grid = prepare(RunOptions(job="mnist-l2", overrides=TWO_TRIALS, storage="/unused")).plan
+    assert grid.num_samples == 1 and trial_count(grid) == 2  # Tune's samples repeat the grid
