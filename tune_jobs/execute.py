@@ -67,8 +67,10 @@ def trial_slots(options: RunOptions) -> float:
     trials than that, reusing actors saves nothing, and Tune would move a trial waiting for its
     own new actor (on another node) onto the first actor to finish."""
     slots = float(options.concurrency or math.inf)
-    if ray.is_initialized() and options.cpus_per_trial > 0:
-        slots = min(slots, ray.cluster_resources().get("CPU", 0.0) // options.cpus_per_trial)
+    if options.cpus_per_trial > 0:
+        # Not connected yet: Tune will start a local Ray with this machine's CPUs.
+        cpus = ray.cluster_resources().get("CPU", 0.0) if ray.is_initialized() else os.cpu_count()
+        slots = min(slots, (cpus or 1) // options.cpus_per_trial)
     return slots
 
 
