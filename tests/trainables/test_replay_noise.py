@@ -98,3 +98,17 @@ def test_replayed_trials_of_one_configuration_draw_by_their_index_the_same_in_ev
     config_id = table.snap({"lr": 0.03, "opt": "a"})
     assert [seed for _, seed in first] == [table.draw_seed(config_id, 7, i) for i in range(12)]
     assert len({seed for _, seed in first}) > 1
+
+
+def test_the_committed_bench_table_replays_the_bench_job_as_recorded():
+    # A newcomer's `compare mnist-bench --replay benchmarks/tables/mnist-bench-192x3.parquet`
+    # needs no real run: the committed table matches the job's space and epochs.
+    from tune_jobs.options import RunOptions
+    from tune_jobs.replay import replay_job
+
+    path = Path(__file__).parents[2] / "benchmarks/tables/mnist-bench-192x3.parquet"
+    job = replay_job(RunOptions("mnist-bench"), str(path))
+    table = job.load_data()
+    assert job.trainable is ReplayTrainable and table.meta["replay_model"] == "surrogate"
+    assert len(table.config_ids()) == 192 and table.epochs == 9
+    assert all(len(table.seeds(c)) >= 2 for c in table.config_ids())
