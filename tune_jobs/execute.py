@@ -54,6 +54,9 @@ def trainable(
     )
 
 
+BUDGET_SPENT = "budget_spent"  # run-file key: the epoch budget, not Ctrl-C, ended the fit
+
+
 def trial_count(plan: Plan) -> float:
     """Trials the plan starts: its samples times the points of its grid dimensions."""
     if plan.num_samples < 0:  # Tune's "until a stopper says so"
@@ -90,10 +93,16 @@ class NoTensorBoard(TBXLoggerCallback):
         pass
 
 
-def build_tuner(prepared: Prepared, data: Any, guard: StorageGuard | None = None) -> tune.Tuner:
+def build_tuner(
+    prepared: Prepared,
+    data: Any,
+    guard: StorageGuard | None = None,
+    budget: EpochBudget | None = None,
+) -> tune.Tuner:
     """The `tune.Tuner` of a prepared run: its method's plan, checkpoints, retries and budget."""
     job, plan, options = prepared.job, prepared.plan, prepared.options
-    budget = EpochBudget(options.budget_epochs) if options.budget_epochs else None
+    if budget is None and options.budget_epochs:
+        budget = EpochBudget(options.budget_epochs)
     tracker = None
     if prepared.tracking_uri is not None:
         tags = {**asdict(options), "job": job.name, "method": prepared.method}
@@ -144,7 +153,8 @@ def execute(prepared: Prepared, data: Any) -> tune.ResultGrid:
     if ray.is_initialized():  # a cluster's nodes are known only once the driver has connected
         check_node_resources(prepared.options)
     guard = StorageGuard()
-    tuner = build_tuner(prepared, data, guard)
+    budget = EpochBudget(prepared.options.budget_epochs) if prepared.options.budget_epochs else None
+    tuner = build_tuner(prepared, data, guard, budget)
     record = {
         "options": asdict(prepared.options),
         # The job's reference (a name, or a file or module reference): `resume` loads it again.
@@ -162,6 +172,9 @@ def execute(prepared: Prepared, data: Any) -> tune.ResultGrid:
     if prepared.tracking_uri is not None:
         print(f"MLflow:      {ui_command(prepared.tracking_uri)}")
     results = tuner.fit()
+    if budget is not None and budget.spent >= budget.epochs:
+        # Tune stops paused trials (HyperBand's) at the end but saves them PAUSED: by design.
+        record[BUDGET_SPENT] = True
     close(prepared.folder, closing_record(record, results), guard)
     return results
 
@@ -186,13 +199,27 @@ def unfinished(results: tune.ResultGrid) -> int:
     `resume` reads, still lists them RUNNING, PENDING or PAUSED; budgets and time limits
     terminate every trial before it is saved.
     """
+    if _run_record(results).get(BUDGET_SPENT):
+        return 0
     statuses = saved_statuses(results.filesystem, results.experiment_path)
     return sum(status not in (Trial.TERMINATED, Trial.ERROR) for status in statuses)
 
 
+def _run_record(results: tune.ResultGrid) -> dict[str, Any]:
+    """The run file beside a fit's experiment state ({} when there is none or it is unreadable)."""
+    path = f"{results.experiment_path.rstrip('/')}/{RUN_FILE}"
+    try:
+        with results.filesystem.open_input_stream(path) as stream:
+            return json.loads(stream.read().decode())
+    except (OSError, ValueError):
+        return {}
+
+
 def closing_record(record: dict[str, Any], results: tune.ResultGrid) -> dict[str, Any]:
-    """The run file after a fit: `ended` when every trial finished, else `interrupted`."""
-    if unfinished(results):
+    """The run file after a fit: `ended` when every trial finished or the epoch budget was
+    spent (Tune saves the trials a budget stopped while paused as PAUSED), else
+    `interrupted`."""
+    if not record.get(BUDGET_SPENT) and unfinished(results):
         return {**record, "ended": None, "interrupted": time.time()}
     return {**record, "ended": time.time(), "interrupted": None}
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
 import pytest
 
+from analysis.layout import RUN_FILE
 from trainables.reporting import load_checkpoint_state
 from tune_jobs.execute import execute
 from tune_jobs.options import RunOptions, load_data, prepare
@@ -68,3 +70,24 @@ def test_two_running_trials_keep_every_reported_checkpoint(ray_local, mnist_dir,
     results = budgeted_run(mnist_dir, tmp_path, concurrency=2, budget=3)
     epochs = assert_every_report_kept_its_checkpoint(results)
     assert 3 <= epochs <= 3 + 1  # overshoot at most the other running trial's epoch
+
+
+@pytest.mark.slow
+def test_a_budget_that_ends_a_hyperband_run_with_paused_trials_ends_it(
+    ray_local, mnist_dir, tmp_path, capsys
+):
+    # Tune stops the trials HyperBand paused but saves them PAUSED: the run is still finished
+    # (exit 0, `ended` in the run file), not interrupted.
+    from tune_jobs.cli import main
+
+    code = main(
+        [
+            "run", "mnist-bench", "--method", "hyperband", "--budget-epochs", "20",
+            "--train-subset", "64", "--data-dir", str(mnist_dir), "--storage", str(tmp_path),
+            "--name", "hb",
+        ]
+    )  # fmt: skip
+    out = capsys.readouterr().out
+    assert code == 0 and "Interrupted" not in out, out[-2000:]
+    record = json.loads((tmp_path / "hb" / RUN_FILE).read_text())
+    assert record["ended"] and record["budget_spent"] and not record.get("interrupted")
