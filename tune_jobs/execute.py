@@ -196,12 +196,16 @@ def unfinished(results: tune.ResultGrid) -> int:
 
     Tuner.fit catches Ctrl-C itself: it saves the experiment state, then marks every trial
     TERMINATED in memory before it returns, so the grid cannot tell. The saved state, which
-    `resume` reads, still lists them RUNNING, PENDING or PAUSED; budgets and time limits
-    terminate every trial before it is saved.
+    `resume` reads, still lists them RUNNING, PENDING or PAUSED. (A Ctrl-C at a moment when
+    every live trial is paused and none is pending reads as finished.)
     """
     if _run_record(results).get(BUDGET_SPENT):
         return 0
     statuses = saved_statuses(results.filesystem, results.experiment_path)
+    # Tune also saves as PAUSED the paused trials it stops at the end of a run (HyperBand's last
+    # rung, a budget): only a RUNNING or PENDING trial shows that Ctrl-C ended the fit.
+    if not any(status in (Trial.RUNNING, Trial.PENDING) for status in statuses):
+        return 0
     return sum(status not in (Trial.TERMINATED, Trial.ERROR) for status in statuses)
 
 
