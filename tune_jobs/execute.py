@@ -20,6 +20,7 @@ from ray.tune.logger import TBXLoggerCallback
 
 from analysis.experiment import saved_statuses
 from analysis.layout import RUN_FILE
+from analysis.results import read_run_info
 from search_spaces.methods.base import Plan
 from trainables import metrics
 from tune_jobs.budget import EpochBudget
@@ -199,7 +200,7 @@ def unfinished(results: tune.ResultGrid) -> int:
     `resume` reads, still lists them RUNNING, PENDING or PAUSED. (A Ctrl-C at a moment when
     every live trial is paused and none is pending reads as finished.)
     """
-    if _run_record(results).get(BUDGET_SPENT):
+    if read_run_info(results.experiment_path).get(BUDGET_SPENT):
         return 0
     statuses = saved_statuses(results.filesystem, results.experiment_path)
     # Tune also saves as PAUSED the paused trials it stops at the end of a run (HyperBand's last
@@ -207,16 +208,6 @@ def unfinished(results: tune.ResultGrid) -> int:
     if not any(status in (Trial.RUNNING, Trial.PENDING) for status in statuses):
         return 0
     return sum(status not in (Trial.TERMINATED, Trial.ERROR) for status in statuses)
-
-
-def _run_record(results: tune.ResultGrid) -> dict[str, Any]:
-    """The run file beside a fit's experiment state ({} when there is none or it is unreadable)."""
-    path = f"{results.experiment_path.rstrip('/')}/{RUN_FILE}"
-    try:
-        with results.filesystem.open_input_stream(path) as stream:
-            return json.loads(stream.read().decode())
-    except (OSError, ValueError):
-        return {}
 
 
 def closing_record(record: dict[str, Any], results: tune.ResultGrid) -> dict[str, Any]:
