@@ -93,7 +93,9 @@ class ReplayTable:
         object.__setattr__(self, "_coordinates", self._encode_table())
         surrogate = None
         if self.meta.get("replay_model") == "surrogate":
-            surrogate = CurveSurrogate(self.encode(self.configs()), self.mean_curves(), self.epochs)
+            surrogate = CurveSurrogate(
+                self.encode(self.configs()), self.mean_curves(), self.epochs, self.seed_bands()
+            )
         object.__setattr__(self, "_surrogate", surrogate)
 
     def _split_curves(self) -> dict[int, dict[int, list[dict[str, Any]]]]:
@@ -186,8 +188,10 @@ class ReplayTable:
         if self._surrogate is None:
             return recorded
         own = self.padded_curve(config_id, train_seed)
-        predicted = self._surrogate.predict(self.encode([config]))[0]
-        return self._surrogate.with_noise(recorded, predicted, own - self.mean_curves()[config_id])
+        point = self.encode([config])
+        predicted = self._surrogate.predict(point)[0]
+        noise = own - self.mean_curves()[config_id]
+        return self._surrogate.with_noise(recorded, predicted, noise, self._surrogate.band(point))
 
     def padded_curve(self, config_id: int, train_seed: int) -> np.ndarray:
         """The modelled metrics of one recorded curve as epochs x metrics (see replay_model)."""
@@ -203,6 +207,17 @@ class ReplayTable:
             }
             object.__setattr__(self, "_mean_curves", cached)
         return cached
+
+    def seed_bands(self) -> tuple[dict[int, np.ndarray], dict[int, np.ndarray]]:
+        """Per config_id, the lowest and highest of its padded curves over its training seeds."""
+        curves = {
+            config_id: np.stack([self.padded_curve(config_id, s) for s in by_seed])
+            for config_id, by_seed in self._curves.items()
+        }
+        return (
+            {config_id: stack.min(axis=0) for config_id, stack in curves.items()},
+            {config_id: stack.max(axis=0) for config_id, stack in curves.items()},
+        )
 
     def encode(self, configs: Sequence[Mapping[str, Any]]) -> np.ndarray:
         """Configurations as points whose Euclidean distances are `snap`'s distances."""

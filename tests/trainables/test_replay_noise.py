@@ -72,6 +72,34 @@ def test_the_surrogate_replays_recorded_configs_exactly_and_predicts_between_the
     assert min(finals) <= predicted <= max(finals)
 
 
+def test_a_seed_that_failed_does_not_carry_its_deviation_beyond_what_neighbours_recorded(
+    noisy_table,
+):
+    # One seed of the best configuration failed to learn (0.1 where its others reached ~0.9): its
+    # deviation from the mean, about -0.5, must not push a neighbour's replay below anything its
+    # neighbours recorded, nor, for the other seeds' +0.25, above the table's best.
+    path = noisy_table(configs=24, seeds=3)
+    table = read_table(path)
+    frame = table.frame.copy()
+    finals = frame[frame["epoch"] == frame["epoch"].max()]
+    best = int(finals.groupby("config_id")["val_acc"].mean().idxmax())
+    failed = (frame["config_id"] == best) & (frame["train_seed"] == 0)
+    frame.loc[failed, "val_acc"] = 0.1
+    write_table(frame, {**table.meta, "replay_model": "surrogate"}, path)
+    surrogate = read_table(path)
+    highest = surrogate.frame["val_acc"].max()
+    lowest_final = surrogate.frame.loc[surrogate.frame["epoch"] == 3, "val_acc"].min()
+    best_config = surrogate.configs()[best]
+    for step in np.linspace(0.8, 1.25, 10):
+        config = {**best_config, "lr": best_config["lr"] * step}
+        for seed in surrogate.seeds(best):
+            curve = surrogate.replay_curve(config, best, seed)
+            assert max(row["val_acc"] for row in curve) <= highest + 1e-12
+            assert curve[-1]["val_acc"] >= lowest_final - 1e-12
+    # The recorded configuration itself still replays each seed exactly, the failed one included.
+    assert surrogate.replay_curve(best_config, best, 0)[-1]["val_acc"] == 0.1
+
+
 @pytest.mark.slow
 def test_replayed_trials_of_one_configuration_draw_by_their_index_the_same_in_every_run(
     ray_local, noisy_table, tmp_path
