@@ -10,6 +10,10 @@ from collections.abc import Iterable
 
 RUN_FILE = "tune_jobs_run.json"  # the options a `tune-jobs run` started with, beside Ray's files
 MANIFEST_FILE = "manifest.json"  # a `tune-jobs compare` folder's list of runs
+# A simulated compare (`tune-jobs compare --replay TABLE --simulate`) keeps each run's reports as
+# one table, curves/<run>.parquet, instead of a Tune experiment; its manifest's `engine` says so.
+SIMULATED_CURVES_DIR = "curves"
+SIMULATOR_ENGINE = "simulator"
 # Tune writes experiment_state-<date>.json when an experiment starts: the mark of one.
 EXPERIMENT_STATE_PREFIX = "experiment_state"
 EXPERIMENT_STATE_GLOB = f"{EXPERIMENT_STATE_PREFIX}-*.json"

@@ -11,6 +11,8 @@ and a summary parquet of every budget.
 
 Resumable: each budget's folder holds compare folders part-1, part-2, ...; a rerun reads their
 manifests and runs only the (method, seed) runs that did not finish, into the next part.
+`--engine simulator` (the default) simulates the runs (`tune-jobs compare --simulate`,
+tune_jobs/simulate.py); `--engine ray` runs each as a Ray Tune experiment.
 
     .venv/bin/python benchmarks/hpo_replay.py --table benchmarks/tables/mnist-bench-192x3.parquet \
         --methods all --seeds 50 --out results/verdict-mnist-bench
@@ -195,6 +197,13 @@ def main() -> None:
         "--processes", type=int, default=2, help="compare processes side by side (default 2)"
     )
     parser.add_argument("--max-epochs", type=int, help="replay fewer epochs than recorded")
+    parser.add_argument(
+        "--engine",
+        choices=("simulator", "ray"),
+        default="simulator",
+        help="simulator: compare --simulate, Tune's searchers and schedulers in one process "
+        "(default); ray: one Ray Tune experiment per run",
+    )
     parser.add_argument("--analyse-only", action="store_true", help="run nothing, only analyse")
     args = parser.parse_args()
 
@@ -216,6 +225,8 @@ def main() -> None:
     compare_args = [args.job, "--replay", args.table, "--cpus-per-trial", str(args.cpus_per_trial)]
     if args.max_epochs:
         compare_args += ["--max-epochs", str(args.max_epochs)]
+    if args.engine == "simulator":
+        compare_args.append("--simulate")
     sessions = {}
     if not args.analyse_only:
         for budget in budgets:

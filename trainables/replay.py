@@ -261,27 +261,34 @@ def _plain(value: Any) -> Any:
     return value.item() if isinstance(value, np.generic) else value
 
 
-class ReplayTrainable(tune.Trainable):
-    """Ray Tune class trainable: one `step` reports the next recorded epoch of the nearest config.
+class ReplayCursor:
+    """A replayed trial's place on its curve: what `ReplayTrainable` and the simulator
+    (`tune_jobs.simulate`) step, save and restore.
 
-    A class rather than a function trainable because a replayed epoch takes microseconds: Tune
-    asks it for a checkpoint (its position) only when a scheduler pauses it or PBT exploits it,
-    instead of one written per epoch, and a reused actor just moves to the new configuration.
-    Nothing here imports torch, so a worker starts in the time it takes to import Ray Tune.
+    Args:
+        table: the replay table.
+        config: the trial's configuration (its `seed` is the replay's seed).
+        trial_index: the trial's index in its experiment (it seeds the training-seed draw).
     """
 
-    def setup(self, config: dict[str, Any], data: ReplayTable) -> None:
-        self.table = data
-        self._start(config)
+    def __init__(self, table: ReplayTable, config: Mapping[str, Any], trial_index: int) -> None:
+        self.table = table
+        self.trial_index = trial_index
+        self.start(config)
 
-    def _start(self, config: Mapping[str, Any]) -> None:
+    def start(self, config: Mapping[str, Any]) -> None:
+        """Replay `config` from its first epoch (a new trial, or a reused actor's next one)."""
         self.config_id = self.table.snap(config)
         replay_seed = int(config.get("seed", 0))
-        self.train_seed = self.table.draw_seed(self.config_id, replay_seed, self._trial_index())
+        self.train_seed = self.table.draw_seed(self.config_id, replay_seed, self.trial_index)
         self.curve = self.table.replay_curve(config, self.config_id, self.train_seed)
         self.epochs = min(int(config.get("epochs", len(self.curve))), len(self.curve))
         self.position = 0  # epochs replayed so far
         self.seconds = 0.0  # their recorded seconds
+
+    def next_seconds(self) -> float:
+        """The recorded seconds of the epoch `step` replays next."""
+        return float(self.curve[self.position].get(SECONDS, 0.0))
 
     def step(self) -> dict[str, Any]:
         row = self.curve[self.position]
@@ -294,29 +301,55 @@ class ReplayTrainable(tune.Trainable):
         results[DONE] = bool(row.get(m.DIVERGED)) or self.position >= self.epochs
         return results
 
-    def _trial_index(self) -> int:
-        """The trial's index in its experiment (0 outside Tune), read from its folder's name.
+    def save(self) -> dict[str, Any]:
+        return {"epoch": self.position, "seconds": self.seconds}
 
-        Tune names a trial's folder `<trial name>_<tag>_<date>`, the tag starting with the count
-        of trials the searcher had created: stable across reruns, unlike the random trial id.
-        """
+    def load(self, state: Mapping[str, Any]) -> None:
+        # PBT restores a donor's position onto this trial's own (mutated) configuration.
+        self.position = int(state["epoch"])
+        self.seconds = float(state["seconds"])
+
+
+class ReplayTrainable(tune.Trainable):
+    """Ray Tune class trainable: one `step` reports the next recorded epoch of the nearest config.
+
+    A class rather than a function trainable because a replayed epoch takes microseconds: Tune
+    asks it for a checkpoint (its position) only when a scheduler pauses it or PBT exploits it,
+    instead of one written per epoch, and a reused actor just moves to the new configuration.
+    Nothing here imports torch, so a worker starts in the time it takes to import Ray Tune.
+    """
+
+    def setup(self, config: dict[str, Any], data: ReplayTable) -> None:
+        self.cursor = ReplayCursor(data, config, self._trial_index())
+
+    def step(self) -> dict[str, Any]:
+        return self.cursor.step()
+
+    def _trial_index(self) -> int:
+        """The trial's index in its experiment (0 outside Tune), read from its folder's name."""
         storage = getattr(self, "_storage", None)
         folder = getattr(storage, "trial_dir_name", None) or ""
         tag = folder.removeprefix(f"{self.trial_name}_")
-        head = tag.split("_", 1)[0]
-        return int(head) if tag != folder and head.isdigit() else 0
+        return trial_index(tag) if tag != folder else 0
 
     def save_checkpoint(self, checkpoint_dir: str) -> dict[str, Any]:
-        return {"epoch": self.position, "seconds": self.seconds}
+        return self.cursor.save()
 
     def load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        # PBT restores a donor's position onto this trial's own (mutated) configuration.
-        self.position = int(checkpoint["epoch"])
-        self.seconds = float(checkpoint["seconds"])
+        self.cursor.load(checkpoint)
 
     def reset_config(self, new_config: dict[str, Any]) -> bool:
-        self._start(new_config)
+        self.cursor.trial_index = self._trial_index()
+        self.cursor.start(new_config)
         return True
+
+
+def trial_index(experiment_tag: str) -> int:
+    """The count of trials the searcher had created, which Tune puts first in a trial's
+    experiment tag (and so in its folder's name): stable across reruns, unlike the trial id;
+    0 for a tag without one."""
+    head = experiment_tag.split("_", 1)[0]
+    return int(head) if head.isdigit() else 0
 
 
 # --- the table file: parquet with the metadata in the schema

@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import time
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -18,9 +19,9 @@ from analysis.compare import anytime, run_scores, time_to_target
 from analysis.layout import MANIFEST_FILE
 from analysis.results import folder_metric, load_compare
 from search_spaces.methods import METHODS
-from tune_jobs.console import Progress
+from tune_jobs.console import Progress, clock
 from tune_jobs.errors import BadInputError
-from tune_jobs.execute import connect_first, ensure_ray, execute, unfinished
+from tune_jobs.execute import connect_first, ensure_ray, execute, trial_slots, unfinished
 from tune_jobs.jobs import Job
 from tune_jobs.options import Prepared, RunOptions, describe_data, load_data, prepare
 from tune_jobs.replay import replay_job, replay_record
@@ -108,36 +109,33 @@ def run_compare(
     seeds: int,
     parent: str,
     replay: str | None = None,
+    simulate: bool = False,
 ) -> tuple[str, dict[str, Any]]:
     """Run every prepared run in turn, data loaded once, manifest written after each.
 
     Returns the comparison's folder and its manifest.
 
     With `replay` (a replay table's path) every run replays its recorded curves instead of
-    training (`tune_jobs.replay`), and the manifest's `replay` field describes the table.
+    training (`tune_jobs.replay`), and the manifest's `replay` field describes the table; with
+    `simulate` too, the runs are simulated in this process, without Ray (`tune_jobs.simulate`).
     """
+    if simulate and replay is None:
+        raise BadInputError("--simulate needs --replay TABLE: only recorded curves simulate")
+    if simulate and (base.address or "://" in base.storage):
+        raise BadInputError(
+            "--simulate runs in this process and writes a local folder: drop --address, and "
+            "give --storage a local path"
+        )
     job = None if replay is None else replay_job(base, replay)
     runs, budget = plan_compare(base, methods, seeds, parent, job)
-    connect_first(base)
+    if not simulate:
+        connect_first(base)
     data = load_data(runs[0].job, base)
     print(f"Data: {describe_data(data)}; {len(runs)} runs, {budget} epochs each")
+    manifest = header(base, methods, runs, budget, replay, data)
+    if simulate:
+        return runs[0].storage, simulate_runs(runs, data, manifest)
     ensure_ray(base.address)
-    manifest: dict[str, Any] = {
-        "job": base.job,
-        "methods": list(methods),
-        "seeds": sorted({run.options.seed for run in runs}),
-        "budget_epochs": budget,
-        "time_budget": base.time_budget,
-        "replay": None if replay is None else replay_record(replay, data),
-        "created": time.time(),
-        # What every run optimised (`--metric`/`--mode`, else the job's); reports read it.
-        "metric": runs[0].settings.metric,
-        "mode": runs[0].settings.mode,
-        "options": dataclasses.asdict(base),
-        # The --method-opt knobs each method took (the others ignored them).
-        "method_options": {run.method: run.options.method_options for run in runs},
-        "runs": [],
-    }
     progress = Progress(len(runs))
     for index, run in enumerate(runs, start=1):
         print(f"\n{progress.line(index, f'{run.method} seed {run.options.seed}')}")
@@ -160,6 +158,53 @@ def run_compare(
         if entry["status"] == "interrupted":  # Ctrl-C: the next runs do not start
             break
     return runs[0].storage, manifest
+
+
+def header(
+    base: RunOptions,
+    methods: Sequence[str],
+    runs: Sequence[Prepared],
+    budget: int,
+    replay: str | None,
+    data: Any,
+) -> dict[str, Any]:
+    """A compare manifest before its runs: what was compared, how, and on what."""
+    return {
+        "job": base.job,
+        "methods": list(methods),
+        "seeds": sorted({run.options.seed for run in runs}),
+        "budget_epochs": budget,
+        "time_budget": base.time_budget,
+        "replay": None if replay is None else replay_record(replay, data),
+        "created": time.time(),
+        # What every run optimised (`--metric`/`--mode`, else the job's); reports read it.
+        "metric": runs[0].settings.metric,
+        "mode": runs[0].settings.mode,
+        "options": dataclasses.asdict(base),
+        # The --method-opt knobs each method took (the others ignored them).
+        "method_options": {run.method: run.options.method_options for run in runs},
+        "runs": [],
+    }
+
+
+def simulate_runs(runs: Sequence[Prepared], table: Any, manifest: dict[str, Any]) -> dict[str, Any]:
+    """The runs simulated (`tune_jobs.simulate`), a line per method as its last seed ends."""
+    from tune_jobs.simulate import simulate_compare
+
+    slots = int(trial_slots(runs[0].options))
+    print(f"Simulated: {slots} trials at a time (what this machine's CPUs run), no Ray actors")
+    started = time.perf_counter()
+
+    def said(index: int, run: Prepared, _: Any) -> None:
+        if index == len(runs) or runs[index].method != run.method:
+            elapsed = time.perf_counter() - started
+            left = elapsed / index * (len(runs) - index)
+            print(
+                f"== {index}/{len(runs)} runs | {run.method} done | elapsed {clock(elapsed)} | "
+                f"about {clock(left)} left"
+            )
+
+    return simulate_compare(runs, table, slots, Path(runs[0].storage), manifest, said)
 
 
 def run_outcome(results: Any) -> dict[str, Any]:

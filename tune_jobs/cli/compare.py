@@ -30,6 +30,12 @@ def configure(name: str, parser: argparse.ArgumentParser) -> None:
         metavar="TABLE",
         help="replay a table's recorded curves (tune-jobs replay build)",
     )
+    parser.add_argument(
+        "--simulate",
+        action="store_true",
+        help="with --replay: run Tune's searchers and schedulers in this process on a simulated "
+        "clock instead of as Ray experiments (milliseconds a run; docs/hpo-benchmark-plan.md)",
+    )
     add_run_options(parser)
     parser.set_defaults(func=cmd_compare)
 
@@ -41,7 +47,9 @@ def cmd_compare(args: argparse.Namespace) -> int:
         name = f"compare-{reference_name(args.job)}-{time.strftime('%Y%m%d-%H%M%S')}"
     base = run_options(args, job=args.job, name=None)
     with bad_input(DataError):
-        parent, manifest = run_compare(base, methods, args.seeds, name, replay=args.replay)
+        parent, manifest = run_compare(
+            base, methods, args.seeds, name, replay=args.replay, simulate=args.simulate
+        )
     print(f"\nComparison: {parent} (manifest.json lists every run)")
     _print_summary(parent, tensorboard=not args.replay)
     if any(run["status"] == "interrupted" for run in manifest["runs"]):

@@ -1,0 +1,140 @@
+"""`tune-jobs compare --replay TABLE --simulate`: Ray Tune's own searchers and schedulers driven in
+one process on a simulated clock, on the committed mnist-bench table (no Ray, no training)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from analysis.compare import run_scores
+from analysis.layout import MANIFEST_FILE, SIMULATOR_ENGINE
+from analysis.results import CUM_EPOCHS, load_compare
+from search_spaces.methods import METHODS
+from tune_jobs.cli import main
+from tune_jobs.compare import plan_compare
+from tune_jobs.options import RunOptions
+from tune_jobs.replay import replay_job
+from tune_jobs.simulate import curves_of, simulate_run
+
+TABLE = str(Path(__file__).parents[2] / "benchmarks/tables/mnist-bench-192x3.parquet")
+BUDGET = 58
+
+
+def simulate(tmp_path, name, methods="all", seeds=1, seed=0, budget=BUDGET, extra=()):
+    args = ["compare", "mnist-bench", "--replay", TABLE, "--simulate", "--methods", methods,
+            "--seeds", str(seeds), "--seed", str(seed), "--budget-epochs", str(budget),
+            "--storage", str(tmp_path), "--name", name, *extra]  # fmt: skip
+    code = main(args)
+    return code, tmp_path / name
+
+
+@pytest.fixture(scope="module")
+def every_method(tmp_path_factory):
+    """Every registered method, one seed, at a tenth of the grid's epochs."""
+    code, folder = simulate(tmp_path_factory.mktemp("simulated"), "all")
+    assert code == 0
+    return folder
+
+
+def test_every_method_runs_simulated_and_spends_the_budget_exactly(every_method):
+    manifest = json.loads((every_method / MANIFEST_FILE).read_text())
+    assert manifest["engine"] == SIMULATOR_ENGINE
+    assert [run["method"] for run in manifest["runs"]] == list(METHODS)
+    assert all(run["status"] == "finished" for run in manifest["runs"])
+    _, runs, trials, curves = load_compare(every_method)
+    epochs = curves.groupby("method")[CUM_EPOCHS].agg(["count", "max"])
+    for method, row in epochs.iterrows():
+        assert row["count"] == row["max"]  # cum_epochs counts every report once
+        # Brackets and PBT's population are sized to fit the budget and may end below it;
+        # methods that sample trials without end stop at the budget's last epoch.
+        assert row["count"] <= BUDGET
+        if method not in ("sha", "hyperband", "bohb", "pbt"):
+            assert row["count"] == BUDGET, method
+    counted = trials.groupby("method").size()
+    assert runs.set_index("method")["trials"].to_dict() == counted.to_dict()
+    scores = run_scores(curves)
+    assert scores["score"].between(0.0, 1.0).all() and len(scores) == len(METHODS)
+
+
+def test_a_paused_trial_resumes_where_it_stopped(every_method):
+    _, _, _, curves = load_compare(every_method)
+    for method in ("sha", "hyperband", "bohb", "asha", "grid"):
+        for _, trial in curves[curves["method"] == method].groupby("trial_id"):
+            epochs = trial.sort_values(CUM_EPOCHS)["epoch"].tolist()
+            assert epochs == list(range(1, len(epochs) + 1)), method
+    # Brackets paused trials and continued them later: some trial's epochs are not contiguous in
+    # the run's order of reports.
+    brackets = curves[curves["method"] == "hyperband"]
+    assert (brackets.groupby("trial_id")[CUM_EPOCHS].agg(lambda s: s.max() - s.min() + 1)
+            > brackets.groupby("trial_id").size()).any()  # fmt: skip
+
+
+def test_pbt_continues_an_exploited_trial_from_its_donors_epoch_on_a_new_config(tmp_path):
+    code, folder = simulate(tmp_path, "pbt", methods="pbt", budget=144)
+    assert code == 0
+    _, _, _, curves = load_compare(folder)
+    exploited = 0
+    for _, trial in curves.groupby("trial_id"):
+        trial = trial.sort_values(CUM_EPOCHS)
+        jumps = trial["epoch"].diff().fillna(1)
+        changed = trial["replay_config"].ne(trial["replay_config"].shift()).iloc[1:]
+        if (jumps != 1).any():
+            exploited += 1
+            assert changed.any()  # an exploit takes the donor's epoch with a perturbed config
+    assert exploited > 0
+
+
+def prepared_runs(tmp_path, methods, seeds=1, seed=0):
+    base = RunOptions(job="mnist-bench", storage=str(tmp_path), budget_epochs=BUDGET, seed=seed)
+    job = replay_job(base, TABLE)
+    runs, _ = plan_compare(base, methods, seeds, "p", job)
+    return runs, job.load_data()
+
+
+def test_a_simulated_run_repeats_exactly_and_another_seed_differs(tmp_path):
+    methods = ["asha", "tpe", "pbt"]
+    first, table = prepared_runs(tmp_path / "a", methods)
+    again, _ = prepared_runs(tmp_path / "b", methods)
+    other, _ = prepared_runs(tmp_path / "c", methods, seed=1)
+    columns = ["trial_index", "epoch", "replay_config", "replay_train_seed", "val_acc"]
+    for a, b, c in zip(first, again, other, strict=True):
+        run_a, run_b, run_c = (curves_of(simulate_run(r, table, 2)) for r in (a, b, c))
+        pd.testing.assert_frame_equal(run_a[columns], run_b[columns])
+        assert not run_a[columns].equals(run_c[columns])
+
+
+def test_fewer_slots_run_fewer_trials_at_once(tmp_path):
+    # A plan's searcher is spent by its run: each simulation gets its own.
+    (run_one,), table = prepared_runs(tmp_path / "one", ["random"])
+    (run_four,), _ = prepared_runs(tmp_path / "four", ["random"])
+    one, four = (
+        curves_of(simulate_run(run_one, table, 1)),
+        curves_of(simulate_run(run_four, table, 4)),
+    )
+    # With one slot a trial's epochs are reported back to back; with four they interleave.
+    assert (one["trial_index"].diff().fillna(0) != 0).sum() == one["trial_index"].nunique() - 1
+    assert (four["trial_index"].diff().fillna(0) != 0).sum() > four["trial_index"].nunique()
+
+
+@pytest.mark.parametrize(
+    "extra, named",
+    [
+        (("--address", "127.0.0.1:6379"), "--address"),
+        (("--storage", "s3://bucket/x"), "local path"),
+    ],
+)
+def test_simulate_refuses_a_cluster_or_remote_storage(extra, named, tmp_path, capsys):
+    args = ["compare", "mnist-bench", "--replay", TABLE, "--simulate", "--methods", "grid",
+            "--storage", str(tmp_path), "--name", "x", *extra]  # fmt: skip
+    assert main(args) == 2
+    assert named in capsys.readouterr().err
+    assert not (tmp_path / "x").exists()
+
+
+def test_simulate_without_a_table_is_refused(tmp_path, capsys):
+    args = ["compare", "mnist-l2", "--simulate", "--methods", "grid", "--storage", str(tmp_path)]
+    assert main(args) == 2
+    assert "--simulate needs --replay" in capsys.readouterr().err
