@@ -305,8 +305,10 @@ class ReplayCursor:
         return {"epoch": self.position, "seconds": self.seconds}
 
     def load(self, state: Mapping[str, Any]) -> None:
-        # PBT restores a donor's position onto this trial's own (mutated) configuration.
-        self.position = int(state["epoch"])
+        # PBT restores a donor's position onto this trial's own (mutated) configuration. If that
+        # configuration diverged before the donor's epoch, its curve ends there: the trial
+        # replays its last recorded (diverged) epoch and ends.
+        self.position = min(int(state["epoch"]), len(self.curve) - 1)
         self.seconds = float(state["seconds"])
 
 

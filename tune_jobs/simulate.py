@@ -334,17 +334,21 @@ def simulate_compare(
     manifest = {**manifest, "engine": SIMULATOR_ENGINE, "slots": slots, "runs": []}
     for index, prepared in enumerate(runs, start=1):
         started = time.time()
-        run = simulate_run(prepared, table, slots)
         path = f"{SIMULATED_CURVES_DIR}/{prepared.name}.parquet"
-        partial = folder / f"{path}.partial"
-        curves_of(run).to_parquet(partial, index=False)
-        partial.replace(folder / path)
-        manifest["runs"].append(
-            {"method": prepared.method, "seed": prepared.options.seed, "name": prepared.name,
-             "path": path, "budget_epochs": prepared.options.budget_epochs, "time_budget": None,
-             "started": started, "ended": time.time(), "status": "finished",
-             "error": None, "trials": run.trials}
-        )  # fmt: skip
+        entry = {"method": prepared.method, "seed": prepared.options.seed, "name": prepared.name,
+                 "path": path, "budget_epochs": prepared.options.budget_epochs,
+                 "time_budget": None, "started": started}  # fmt: skip
+        try:
+            run = simulate_run(prepared, table, slots)
+        except Exception as error:  # one run's failure must not lose the others
+            run = SimulatedRun()
+            entry.update(status="failed", error=f"{type(error).__name__}: {error}", trials=0)
+        else:
+            partial = folder / f"{path}.partial"
+            curves_of(run).to_parquet(partial, index=False)
+            partial.replace(folder / path)
+            entry.update(status="finished", error=None, trials=run.trials)
+        manifest["runs"].append({**entry, "ended": time.time()})
         partial = folder / f"{MANIFEST_FILE}.partial"
         partial.write_text(json.dumps(manifest, indent=1, default=str))
         partial.replace(folder / MANIFEST_FILE)

@@ -10,7 +10,13 @@ import pandas as pd
 import pytest
 from ray import tune
 
-from trainables.replay import REPLAY_TRAIN_SEED, ReplayTrainable, read_table, write_table
+from trainables.replay import (
+    REPLAY_TRAIN_SEED,
+    ReplayCursor,
+    ReplayTrainable,
+    read_table,
+    write_table,
+)
 
 OLD_TABLE = Path(__file__).parents[2] / "benchmarks/tables/mnist-l2-grid-w128-10k-seed0.parquet"
 
@@ -140,3 +146,18 @@ def test_the_committed_bench_table_replays_the_bench_job_as_recorded():
     assert job.trainable is ReplayTrainable and table.meta["replay_model"] == "surrogate"
     assert len(table.config_ids()) == 192 and table.epochs == 9
     assert all(len(table.seeds(c)) >= 2 for c in table.config_ids())
+
+
+def test_a_donors_position_past_a_diverged_curve_replays_its_last_epoch_and_ends(noisy_table):
+    # PBT may restore a donor's epoch 3 onto a configuration whose recorded curve diverged at
+    # epoch 1: the trial replays that diverged epoch and ends instead of reading past its curve.
+    path = noisy_table(configs=4, seeds=1, epochs=3)
+    table = read_table(path)
+    frame = table.frame[(table.frame["config_id"] != 2) | (table.frame["epoch"] == 1)].copy()
+    frame.loc[frame["config_id"] == 2, "diverged"] = True
+    write_table(frame, table.meta, path)
+    table = read_table(path)
+    cursor = ReplayCursor(table, table.configs()[2], trial_index=0)
+    cursor.load({"epoch": 2, "seconds": 2.0})
+    last = cursor.step()
+    assert last["done"] and last["diverged"] and last["epoch"] == 1

@@ -138,3 +138,24 @@ def test_simulate_without_a_table_is_refused(tmp_path, capsys):
     args = ["compare", "mnist-l2", "--simulate", "--methods", "grid", "--storage", str(tmp_path)]
     assert main(args) == 2
     assert "--simulate needs --replay" in capsys.readouterr().err
+
+
+def test_a_run_that_fails_is_recorded_and_the_others_still_run(tmp_path, monkeypatch):
+    from tune_jobs import simulate as simulated
+
+    real = simulated.simulate_run
+
+    def fails_for_tpe(prepared, table, slots):
+        if prepared.method == "tpe":
+            raise RuntimeError("searcher broke")
+        return real(prepared, table, slots)
+
+    monkeypatch.setattr(simulated, "simulate_run", fails_for_tpe)
+    code, folder = simulate(tmp_path, "partly", methods="random,tpe,asha")
+    assert code == 1  # some runs failed
+    manifest = json.loads((folder / MANIFEST_FILE).read_text())
+    statuses = {run["method"]: (run["status"], run["error"]) for run in manifest["runs"]}
+    assert statuses["tpe"] == ("failed", "RuntimeError: searcher broke")
+    assert statuses["random"][0] == statuses["asha"][0] == "finished"
+    _, runs, _, curves = load_compare(folder)
+    assert set(curves["method"]) == {"random", "asha"}
