@@ -159,3 +159,10 @@ def test_a_run_that_fails_is_recorded_and_the_others_still_run(tmp_path, monkeyp
     assert statuses["random"][0] == statuses["asha"][0] == "finished"
     _, runs, _, curves = load_compare(folder)
     assert set(curves["method"]) == {"random", "asha"}
+
+
+def test_a_simulated_compare_reports_like_a_replayed_one(every_method, tmp_path):
+    assert main(["report", str(every_method), "--out", str(tmp_path / "report")]) == 0
+    text = (tmp_path / "report" / "report.md").read_text()
+    assert "replaying the curves of" in text and "seconds from `replay_seconds`" in text
+    assert all(f"| {method} | 1 | 1 |" in text for method in METHODS)
