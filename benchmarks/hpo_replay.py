@@ -243,6 +243,12 @@ def main() -> None:
         analyse_budget(out / f"budget-{b}", b, reference, prefix, sessions.get(b)) for b in budgets
     ]
     summary = pd.concat(summaries, ignore_index=True).assign(job=args.job, table=args.table)
+    if prefix is not None and summary["budget"].nunique() > 1:
+        fig = plots.plot_regret_by_budget(summary, styles=plots.method_styles(methods))
+        path = prefix.with_name(f"{prefix.name}-regret-by-budget.png")
+        fig.savefig(path, dpi=110)
+        plt.close(fig)
+        print(f"figure: {path}")
     path = Path(args.summary or f"benchmarks/tables/{Path(args.table).stem}-verdict.parquet")
     summary.to_parquet(path, index=False)
     print(f"\nsummary of {len(summary)} (method, budget) rows: {path}")

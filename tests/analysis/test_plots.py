@@ -147,3 +147,28 @@ def test_parallel_coordinates_put_log_scaled_hyperparameters_on_log_axes(frames)
     assert names(declared)[:3] == ["optimizer", "lr", "width (log)"]
     annotations = {a.get_text() for a in plots.plot_parallel_coordinates(trials).axes[0].texts}
     assert {"0.01", "0.1"} <= annotations  # the decades between the ends are marked
+
+
+def test_regret_by_budget_draws_a_line_per_method_across_budgets(tmp_path):
+    summary = pd.DataFrame(
+        [
+            {"method": method, "budget": budget, "seeds": seeds, "median": median,
+             "median_low": median / 2, "median_high": median * 2}
+            for method, seeds, factor in (("grid", 50, 1.0), ("asha", 50, 0.5), ("gp", 10, 2.0))
+            for budget, median in ((58, 0.02 * factor), (576, 0.005 * factor), (1728, 0.0))
+        ]
+    )  # fmt: skip
+    fig = plots.plot_regret_by_budget(summary)
+    ax = fig.axes[0]
+    assert [line.get_label() for line in ax.get_lines()] == [
+        "grid (n=50)",
+        "asha (n=50)",
+        "gp (n=10)",
+    ]
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["58", "576", "1728"]
+    # A regret of 0 sits at the floor of the log axis instead of vanishing.
+    assert all(
+        np.isfinite(line.get_ydata()).all() and line.get_ydata().min() > 0
+        for line in ax.get_lines()
+    )
+    _check(fig, tmp_path, "regret-by-budget", "Regret against budget")
