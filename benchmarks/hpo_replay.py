@@ -198,6 +198,11 @@ def main() -> None:
     )
     parser.add_argument("--max-epochs", type=int, help="replay fewer epochs than recorded")
     parser.add_argument(
+        "--replay-model",
+        choices=("nearest", "surrogate"),
+        help="replace the table's replay model (compare --replay-model)",
+    )
+    parser.add_argument(
         "--engine",
         choices=("simulator", "ray"),
         default="simulator",
@@ -227,6 +232,8 @@ def main() -> None:
         compare_args += ["--max-epochs", str(args.max_epochs)]
     if args.engine == "simulator":
         compare_args.append("--simulate")
+    if args.replay_model:
+        compare_args += ["--replay-model", args.replay_model]
     sessions = {}
     if not args.analyse_only:
         for budget in budgets:

@@ -27,6 +27,8 @@ from tune_jobs.options import Prepared, RunOptions, describe_data, load_data, pr
 from tune_jobs.replay import replay_job, replay_record
 from tune_jobs.storage import Folder, check_name
 
+SIMULATE_HINT_RUNS = 20  # more replayed runs than this on Ray's engine: suggest --simulate
+
 
 def parse_methods(text: str) -> list[str]:
     """`all` or a comma-separated list of registered methods (unknown ones refused)."""
@@ -110,6 +112,7 @@ def run_compare(
     parent: str,
     replay: str | None = None,
     simulate: bool = False,
+    replay_model: str | None = None,
 ) -> tuple[str, dict[str, Any]]:
     """Run every prepared run in turn, data loaded once, manifest written after each.
 
@@ -117,16 +120,19 @@ def run_compare(
 
     With `replay` (a replay table's path) every run replays its recorded curves instead of
     training (`tune_jobs.replay`), and the manifest's `replay` field describes the table; with
-    `simulate` too, the runs are simulated in this process, without Ray (`tune_jobs.simulate`).
+    `simulate` too, the runs are simulated in this process, without Ray (`tune_jobs.simulate`);
+    `replay_model` replaces the table's replay model.
     """
     if simulate and replay is None:
         raise BadInputError("--simulate needs --replay TABLE: only recorded curves simulate")
+    if replay_model and replay is None:
+        raise BadInputError("--replay-model needs --replay TABLE")
     if simulate and (base.address or "://" in base.storage):
         raise BadInputError(
             "--simulate runs in this process and writes a local folder: drop --address, and "
             "give --storage a local path"
         )
-    job = None if replay is None else replay_job(base, replay)
+    job = None if replay is None else replay_job(base, replay, replay_model)
     runs, budget = plan_compare(base, methods, seeds, parent, job)
     if not simulate:
         connect_first(base)
@@ -135,6 +141,12 @@ def run_compare(
     manifest = header(base, methods, runs, budget, replay, data)
     if simulate:
         return runs[0].storage, simulate_runs(runs, data, manifest)
+    if replay is not None and len(runs) > SIMULATE_HINT_RUNS:
+        print(
+            f"Hint: {len(runs)} replayed runs take seconds each as Ray experiments; --simulate "
+            "runs the same searchers and schedulers in this process in a fraction of a second "
+            "each (docs/hpo-benchmark-plan.md, 'The simulator')"
+        )
     ensure_ray(base.address)
     progress = Progress(len(runs))
     for index, run in enumerate(runs, start=1):

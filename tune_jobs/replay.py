@@ -18,6 +18,7 @@ from search_spaces.sobol import describe_space
 from search_spaces.space import Choice, Dimension, Float, Int, SearchSpace
 from trainables import metrics
 from trainables.replay import (
+    REPLAY_MODELS,
     REPLAY_SECONDS,
     ReplayTable,
     ReplayTableError,
@@ -33,8 +34,14 @@ from tune_jobs.options import RunOptions
 FREE_KEYS = ("epochs", "seed")
 
 
-def replay_job(options: RunOptions, table_path: str) -> Job:
-    """The job `options.job` replayed from `table_path`; BadInputError for any mismatch."""
+def replay_job(options: RunOptions, table_path: str, model: str | None = None) -> Job:
+    """The job `options.job` replayed from `table_path`; BadInputError for any mismatch.
+
+    `model` ("nearest" or "surrogate") replaces the replay model the table's metadata names
+    (`tune-jobs replay check` chose it), to see how much a verdict depends on it.
+    """
+    if model is not None and model not in REPLAY_MODELS:
+        raise BadInputError(f"--replay-model must be one of {', '.join(REPLAY_MODELS)}")
     try:
         job = get_job(options.job)
     except KeyError as error:
@@ -52,6 +59,8 @@ def replay_job(options: RunOptions, table_path: str) -> Job:
     job_space = job.space()
     try:
         table = read_table(table_path, job_space.log_scaled())
+        if model is not None and model != table.meta.get("replay_model", "nearest"):
+            table = ReplayTable(table.frame, {**table.meta, "replay_model": model}, table.log_scale)
     except ReplayTableError as error:
         raise BadInputError(str(error)) from None
     recorded_job = table.meta.get("job")
@@ -157,7 +166,7 @@ def check_config(table: ReplayTable, config: Mapping[str, Any]) -> None:
 
 def replay_record(table_path: str, table: ReplayTable) -> dict[str, Any]:
     """What a compare manifest says about the table it replayed."""
-    keys = ("source", "job", "method", "epochs", "configs", "tuned", "built")
+    keys = ("source", "job", "method", "epochs", "configs", "tuned", "built", "replay_model")
     return {
         "table": table_path,
         "time_attr": REPLAY_SECONDS,

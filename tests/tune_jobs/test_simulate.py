@@ -166,3 +166,31 @@ def test_a_simulated_compare_reports_like_a_replayed_one(every_method, tmp_path)
     text = (tmp_path / "report" / "report.md").read_text()
     assert "replaying the curves of" in text and "seconds from `replay_seconds`" in text
     assert all(f"| {method} | 1 | 1 |" in text for method in METHODS)
+
+
+def test_replay_model_replaces_the_tables_choice(tmp_path):
+    from trainables.replay import read_table
+
+    table = read_table(TABLE)
+    assert table.meta["replay_model"] == "surrogate"
+    recorded = table.frame.set_index(["config_id", "train_seed", "epoch"])["val_acc"]
+    replayed = {}
+    for model in ("nearest", "surrogate"):
+        code, folder = simulate(tmp_path, model, methods="random", extra=("--replay-model", model))
+        assert code == 0
+        manifest, _, _, curves = load_compare(folder)
+        assert manifest["replay"]["replay_model"] == model
+        columns = [curves[c] for c in ("replay_config", "replay_train_seed", "epoch")]
+        keys = list(zip(*columns, strict=True))
+        replayed[model] = curves["val_acc"].to_numpy() - recorded.loc[keys].to_numpy()
+    # Nearest replays the recorded curve of the configuration it snaps to; the surrogate
+    # predicts between recorded configurations (random's draws are never recorded ones).
+    assert abs(replayed["nearest"]).max() == 0
+    assert abs(replayed["surrogate"]).max() > 0.01
+
+
+def test_replay_model_without_a_table_is_refused(tmp_path, capsys):
+    args = ["compare", "mnist-l2", "--replay-model", "nearest", "--methods", "grid",
+            "--storage", str(tmp_path)]  # fmt: skip
+    assert main(args) == 2
+    assert "--replay-model needs --replay" in capsys.readouterr().err

@@ -31,6 +31,12 @@ def configure(name: str, parser: argparse.ArgumentParser) -> None:
         help="replay a table's recorded curves (tune-jobs replay build)",
     )
     parser.add_argument(
+        "--replay-model",
+        choices=("nearest", "surrogate"),
+        help="with --replay: how configurations between recorded ones replay, instead of the "
+        "table's own choice (tune-jobs replay check)",
+    )
+    parser.add_argument(
         "--simulate",
         action="store_true",
         help="with --replay: run Tune's searchers and schedulers in this process on a simulated "
@@ -48,7 +54,13 @@ def cmd_compare(args: argparse.Namespace) -> int:
     base = run_options(args, job=args.job, name=None)
     with bad_input(DataError):
         parent, manifest = run_compare(
-            base, methods, args.seeds, name, replay=args.replay, simulate=args.simulate
+            base,
+            methods,
+            args.seeds,
+            name,
+            replay=args.replay,
+            simulate=args.simulate,
+            replay_model=args.replay_model,
         )
     print(f"\nComparison: {parent} (manifest.json lists every run)")
     _print_summary(parent, tensorboard=not args.replay)
