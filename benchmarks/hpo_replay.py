@@ -181,6 +181,20 @@ def analyse_budget(folder: Path, budget: int, reference, prefix: Path | None, se
     return summary.assign(budget=budget, friedman_p=friedman_p)
 
 
+def budget_matrix(summary: pd.DataFrame) -> pd.DataFrame:
+    """Methods x budgets: median regret and its rank at that budget (1: lowest), methods in
+    the order of their mean rank over budgets; seeds in brackets where fewer than the most."""
+    most = summary["seeds"].max()
+    ranks = summary.groupby("budget")["median"].rank(method="min").astype(int)
+    cells = [
+        f"{median:.3f} ({rank})" + (f" [{seeds}]" if seeds < most else "")
+        for median, rank, seeds in zip(summary["median"], ranks, summary["seeds"], strict=True)
+    ]
+    matrix = summary.assign(cell=cells, rank=ranks).pivot(index="method", columns="budget")
+    order = matrix["rank"].mean(axis=1).sort_values(kind="stable").index
+    return matrix["cell"].loc[order]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--job", default="mnist-bench")
@@ -256,6 +270,9 @@ def main() -> None:
         fig.savefig(path, dpi=110)
         plt.close(fig)
         print(f"figure: {path}")
+    if summary["budget"].nunique() > 1:
+        print("\nmedian regret (rank among methods) by budget:")
+        print(budget_matrix(summary).to_string())
     path = Path(args.summary or f"benchmarks/tables/{Path(args.table).stem}-verdict.parquet")
     summary.to_parquet(path, index=False)
     print(f"\nsummary of {len(summary)} (method, budget) rows: {path}")
