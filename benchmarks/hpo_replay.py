@@ -187,7 +187,7 @@ def budget_matrix(summary: pd.DataFrame) -> pd.DataFrame:
     most = summary["seeds"].max()
     ranks = summary.groupby("budget")["median"].rank(method="min").astype(int)
     cells = [
-        f"{median:.3f} ({rank})" + (f" [{seeds}]" if seeds < most else "")
+        f"{median:.4f} ({rank})" + (f" [{seeds}]" if seeds < most else "")
         for median, rank, seeds in zip(summary["median"], ranks, summary["seeds"], strict=True)
     ]
     matrix = summary.assign(cell=cells, rank=ranks).pivot(index="method", columns="budget")
