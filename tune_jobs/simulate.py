@@ -2,7 +2,8 @@
 
 On Ray's engine a replayed run is a whole Tune experiment: a trial actor per slot, a placement
 group per trial, an actor call and a driver-side result pipeline per epoch. That costs seconds
-per run while the replay itself takes milliseconds (docs/hpo-benchmark-plan.md, "Throughput").
+per run while the replay itself takes milliseconds (docs/hpo-benchmark-plan.md, "The
+simulator", which also compares the two engines' verdicts).
 `simulate_run` drives the same objects - the method's search algorithm and scheduler from the
 same `prepare` - in this process, as Ray Tune's `TuneController` does:
 
@@ -18,8 +19,9 @@ same `prepare` - in this process, as Ray Tune's `TuneController` does:
 
 What differs from Ray's engine: no actor start-up or result latency, so concurrent trials report
 in the order of their recorded seconds rather than of wall-clock noise; PBT's choices (Python's
-`random`) are seeded by the run's seed, so a simulated run repeats exactly; trials cannot fail.
-The budget ends a run at exactly its last epoch.
+and numpy's global generators) are seeded by the run's seed, so a simulated run repeats exactly;
+an error fails the whole run (recorded in the manifest; Tune's trial retries do not apply). The
+budget ends a run at exactly its last epoch.
 """
 
 from __future__ import annotations
