@@ -203,7 +203,9 @@ def simulate_runs(runs: Sequence[Prepared], table: Any, manifest: dict[str, Any]
     """The runs simulated (`tune_jobs.simulate`), a line per method as its last seed ends."""
     from tune_jobs.simulate import simulate_compare
 
-    slots = int(trial_slots(runs[0].options))
+    # What Ray would run at once: the CPUs' worth of trials. --concurrency is not a cap here:
+    # the methods that honour it limit themselves (their searcher's concurrency limiter).
+    slots = int(trial_slots(dataclasses.replace(runs[0].options, concurrency=None)))
     print(f"Simulated: {slots} trials at a time (what this machine's CPUs run), no Ray actors")
     started = time.perf_counter()
 

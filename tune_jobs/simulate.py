@@ -20,8 +20,10 @@ same `prepare` - in this process, as Ray Tune's `TuneController` does:
 What differs from Ray's engine: no actor start-up or result latency, so concurrent trials report
 in the order of their recorded seconds rather than of wall-clock noise; PBT's choices (Python's
 and numpy's global generators) are seeded by the run's seed, so a simulated run repeats exactly;
-an error fails the whole run (recorded in the manifest; Tune's trial retries do not apply). The
-budget ends a run at exactly its last epoch.
+an error fails the whole run (recorded in the manifest; Tune's trial retries do not apply); a
+pause or a resume takes effect at once, where Ray's save and actor start take time during which
+HyperBandForBOHB and PBT see the trial still RUNNING or PENDING. The budget ends a run at exactly
+its last epoch.
 """
 
 from __future__ import annotations

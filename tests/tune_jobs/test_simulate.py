@@ -4,6 +4,7 @@ one process on a simulated clock, on the committed mnist-bench table (no Ray, no
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pandas as pd
@@ -194,3 +195,13 @@ def test_replay_model_without_a_table_is_refused(tmp_path, capsys):
             "--storage", str(tmp_path)]  # fmt: skip
     assert main(args) == 2
     assert "--replay-model needs --replay" in capsys.readouterr().err
+
+
+def test_concurrency_caps_the_methods_that_honour_it_not_the_simulated_machine(tmp_path, capsys):
+    # sha creates its whole bracket at once and ignores --concurrency on Ray's engine, where the
+    # CPUs alone decide how many trials run: the simulator runs as many.
+    extra = ("--concurrency", "1", "--cpus-per-trial", "0.5")
+    code, _ = simulate(tmp_path, "cap", methods="sha", extra=extra)
+    assert code == 0
+    slots = int(os.cpu_count() // 0.5)
+    assert slots > 1 and f"Simulated: {slots} trials at a time" in capsys.readouterr().out
