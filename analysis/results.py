@@ -346,6 +346,8 @@ def load_compare(
     """
     manifest = read_manifest(path)
     if manifest.get("engine") == SIMULATOR_ENGINE:
+        from analysis.simulated import load_simulated
+
         return manifest, *load_simulated(path, manifest, metric, mode)
     # Run paths are relative to the compare folder; keep a URI a URI.
     base = str(path).rstrip("/") if "://" in str(path) else filesystem_and_path(path)[1]
@@ -374,47 +376,3 @@ def load_compare(
     trials = pd.concat(trial_parts, ignore_index=True) if trial_parts else pd.DataFrame()
     curves = pd.concat(curve_parts, ignore_index=True) if curve_parts else pd.DataFrame()
     return manifest, pd.DataFrame(runs), trials, curves
-
-
-def load_simulated(
-    path: str | Path, manifest: dict[str, Any], metric: str = metrics.METRIC, mode: str = "max"
-) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    """Runs, trials and curves frames of a simulated compare folder (a table of reports a run).
-
-    The curves carry what a replayed Tune run reports, with `cum_epochs` and `cum_seconds`
-    already counted in the order the simulated epochs ended; the trials frame has one row per
-    trial: epochs, best and final `metric`, and the test accuracy at the best epoch.
-    """
-    runs = pd.DataFrame(
-        [
-            {key: run.get(key) for key in ("method", "seed", "status", "trials", "error")}
-            for run in manifest["runs"]
-        ],
-        columns=["method", "seed", "status", "trials", "error"],
-    )
-    parts = [
-        pd.read_parquet(Path(path) / run["path"]).assign(method=run["method"], seed=run["seed"])
-        for run in manifest["runs"]
-        if run["status"] == "finished"
-    ]
-    curves = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
-    if curves.empty:
-        return runs, pd.DataFrame(), curves
-    keys = ["method", "seed", "trial_id"]
-    best = curves.loc[
-        (curves[metric] if mode == "max" else -curves[metric])
-        .groupby([curves[k] for k in keys], sort=False)
-        .idxmax()
-        .dropna()
-    ].set_index(keys)
-    grouped = curves.groupby(keys, sort=False)
-    trials = pd.DataFrame(
-        {
-            "epochs": grouped[ITERATION].max(),
-            f"best_{metric}": best[metric],
-            "best_epoch": best[metrics.EPOCH] if metrics.EPOCH in best else best[ITERATION],
-            f"final_{metric}": grouped[metric].last(),
-            f"{metrics.TEST_ACC}_at_best": best.get(metrics.TEST_ACC),
-        }
-    ).reset_index()
-    return runs, trials, curves

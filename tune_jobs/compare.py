@@ -123,15 +123,7 @@ def run_compare(
     `simulate` too, the runs are simulated in this process, without Ray (`tune_jobs.simulate`);
     `replay_model` replaces the table's replay model.
     """
-    if simulate and replay is None:
-        raise BadInputError("--simulate needs --replay TABLE: only recorded curves simulate")
-    if replay_model and replay is None:
-        raise BadInputError("--replay-model needs --replay TABLE")
-    if simulate and (base.address or "://" in base.storage):
-        raise BadInputError(
-            "--simulate runs in this process and writes a local folder: drop --address, and "
-            "give --storage a local path"
-        )
+    check_replay_options(base, replay, simulate, replay_model)
     job = None if replay is None else replay_job(base, replay, replay_model)
     runs, budget = plan_compare(base, methods, seeds, parent, job)
     if not simulate:
@@ -170,6 +162,21 @@ def run_compare(
         if entry["status"] == "interrupted":  # Ctrl-C: the next runs do not start
             break
     return runs[0].storage, manifest
+
+
+def check_replay_options(
+    base: RunOptions, replay: str | None, simulate: bool, replay_model: str | None
+) -> None:
+    """BadInputError for a replay option without a table, or a simulation it cannot run."""
+    if simulate and replay is None:
+        raise BadInputError("--simulate needs --replay TABLE: only recorded curves simulate")
+    if replay_model and replay is None:
+        raise BadInputError("--replay-model needs --replay TABLE")
+    if simulate and (base.address or "://" in base.storage):
+        raise BadInputError(
+            "--simulate runs in this process and writes a local folder: drop --address, and "
+            "give --storage a local path"
+        )
 
 
 def header(
