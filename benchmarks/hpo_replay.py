@@ -166,19 +166,32 @@ def analyse_budget(folder: Path, budget: int, reference, prefix: Path | None, se
     history = anytime(curves)
     best, worst = reference
     regrets = significance.regret_at_budgets(history, [budget], best=best, worst=worst)
+    tested, left_out = fully_seeded(regrets)
     try:
-        result = significance.friedman_verdict(regrets, budget)
+        result = significance.friedman_verdict(tested, budget)
     except ValueError as error:
         result = f"no significance test: {error}"
     ranks = result.average_ranks if isinstance(result, significance.Verdict) else None
     summary = verdict.regret_summary(regrets, ranks)
-    print(summary.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+    print(summary.to_string(index=False, float_format=lambda v: f"{v:.4f}"))
     print(result.statement() if ranks is not None else result)
+    if left_out:
+        print(f"Left out of the test (fewer seeds than the others): {', '.join(left_out)}")
     if prefix is not None:
         for path in figures(history, result, budget, prefix.with_name(f"{prefix.name}-{budget}")):
             print(f"figure: {path}")
     friedman_p = result.friedman_p if ranks is not None else float("nan")
     return summary.assign(budget=budget, friedman_p=friedman_p)
+
+
+def fully_seeded(regrets: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
+    """The regrets of the methods that ran the most seeds, and the methods left out: a method
+    run with fewer seeds (gp at large budgets, for time) would shrink the Friedman test's
+    blocks to its seeds for every method."""
+    seeds = regrets.groupby("method")["seed"].nunique()
+    full = seeds[seeds == seeds.max()].index
+    left_out = sorted(set(seeds.index) - set(full))
+    return regrets[regrets["method"].isin(full)], left_out
 
 
 def budget_matrix(summary: pd.DataFrame) -> pd.DataFrame:
