@@ -174,3 +174,27 @@ def per_run(scores: pd.DataFrame, best: float, worst: float, mode: str = metrics
     spread = sign * (best - worst)
     regret = sign * (best - scores["score"]) / spread if spread > 0 else scores["score"] * 0.0
     return scores.assign(regret=regret.clip(0, 1)).sort_values(RUN_KEYS)
+
+
+def fully_seeded(regrets: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
+    """The regrets of the methods that ran the most seeds, and the methods left out: a method
+    run with fewer seeds (gp at large budgets, for time) would shrink the Friedman test's
+    blocks to its seeds for every method."""
+    seeds = regrets.groupby("method")["seed"].nunique()
+    full = seeds[seeds == seeds.max()].index
+    left_out = sorted(set(seeds.index) - set(full))
+    return regrets[regrets["method"].isin(full)], left_out
+
+
+def budget_matrix(summary: pd.DataFrame) -> pd.DataFrame:
+    """Methods x budgets: median regret and its rank at that budget (1: lowest), methods in
+    the order of their mean rank over budgets; seeds in brackets where fewer than the most."""
+    most = summary["seeds"].max()
+    ranks = summary.groupby("budget")["median"].rank(method="min").astype(int)
+    cells = [
+        f"{median:.4f} ({rank})" + (f" [{seeds}]" if seeds < most else "")
+        for median, rank, seeds in zip(summary["median"], ranks, summary["seeds"], strict=True)
+    ]
+    matrix = summary.assign(cell=cells, rank=ranks).pivot(index="method", columns="budget")
+    order = matrix["rank"].mean(axis=1).sort_values(kind="stable").index
+    return matrix["cell"].loc[order]

@@ -166,7 +166,7 @@ def analyse_budget(folder: Path, budget: int, reference, prefix: Path | None, se
     history = anytime(curves)
     best, worst = reference
     regrets = significance.regret_at_budgets(history, [budget], best=best, worst=worst)
-    tested, left_out = fully_seeded(regrets)
+    tested, left_out = verdict.fully_seeded(regrets)
     try:
         result = significance.friedman_verdict(tested, budget)
     except ValueError as error:
@@ -182,30 +182,6 @@ def analyse_budget(folder: Path, budget: int, reference, prefix: Path | None, se
             print(f"figure: {path}")
     friedman_p = result.friedman_p if ranks is not None else float("nan")
     return summary.assign(budget=budget, friedman_p=friedman_p)
-
-
-def fully_seeded(regrets: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
-    """The regrets of the methods that ran the most seeds, and the methods left out: a method
-    run with fewer seeds (gp at large budgets, for time) would shrink the Friedman test's
-    blocks to its seeds for every method."""
-    seeds = regrets.groupby("method")["seed"].nunique()
-    full = seeds[seeds == seeds.max()].index
-    left_out = sorted(set(seeds.index) - set(full))
-    return regrets[regrets["method"].isin(full)], left_out
-
-
-def budget_matrix(summary: pd.DataFrame) -> pd.DataFrame:
-    """Methods x budgets: median regret and its rank at that budget (1: lowest), methods in
-    the order of their mean rank over budgets; seeds in brackets where fewer than the most."""
-    most = summary["seeds"].max()
-    ranks = summary.groupby("budget")["median"].rank(method="min").astype(int)
-    cells = [
-        f"{median:.4f} ({rank})" + (f" [{seeds}]" if seeds < most else "")
-        for median, rank, seeds in zip(summary["median"], ranks, summary["seeds"], strict=True)
-    ]
-    matrix = summary.assign(cell=cells, rank=ranks).pivot(index="method", columns="budget")
-    order = matrix["rank"].mean(axis=1).sort_values(kind="stable").index
-    return matrix["cell"].loc[order]
 
 
 def main() -> None:
@@ -285,7 +261,7 @@ def main() -> None:
         print(f"figure: {path}")
     if summary["budget"].nunique() > 1:
         print("\nmedian regret (rank among methods) by budget:")
-        print(budget_matrix(summary).to_string())
+        print(verdict.budget_matrix(summary).to_string())
     path = Path(args.summary or f"benchmarks/tables/{Path(args.table).stem}-verdict.parquet")
     summary.to_parquet(path, index=False)
     print(f"\nsummary of {len(summary)} (method, budget) rows: {path}")

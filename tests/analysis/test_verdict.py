@@ -102,3 +102,26 @@ def test_per_run_regret_is_against_the_given_reference_and_clipped():
     scores = pd.DataFrame({"method": ["a", "a", "b"], "seed": [0, 1, 0], "score": [1.0, 0.6, 0.1]})
     regret = verdict.per_run(scores, best=0.9, worst=0.4)["regret"].tolist()
     assert regret == pytest.approx([0.0, 0.6, 1.0])
+
+
+def test_a_method_with_fewer_seeds_is_left_out_of_the_test_not_shrinking_it():
+    runs = [(m, s) for m in ("a", "b", "c") for s in range(5)] + [("gp", 0), ("gp", 1)]
+    regrets = pd.DataFrame([{"method": m, "seed": s, "budget": 58, "regret": 0.1} for m, s in runs])
+    tested, left_out = verdict.fully_seeded(regrets)
+    assert left_out == ["gp"]
+    assert sorted(tested["method"].unique()) == ["a", "b", "c"] and len(tested) == 15
+
+
+def test_the_budget_matrix_ranks_methods_per_budget_and_marks_fewer_seeds():
+    summary = pd.DataFrame(
+        [
+            {"method": "a", "budget": 58, "median": 0.01, "seeds": 50},
+            {"method": "b", "budget": 58, "median": 0.02, "seeds": 50},
+            {"method": "a", "budget": 576, "median": 0.004, "seeds": 50},
+            {"method": "b", "budget": 576, "median": 0.003, "seeds": 20},
+        ]
+    )
+    matrix = verdict.budget_matrix(summary)
+    assert list(matrix.index) == ["a", "b"]  # mean rank 1.5 each: the first stays first
+    assert matrix.loc["a", 58] == "0.0100 (1)" and matrix.loc["b", 58] == "0.0200 (2)"
+    assert matrix.loc["b", 576] == "0.0030 (1) [20]"
