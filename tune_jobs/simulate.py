@@ -82,7 +82,6 @@ class SimulatedRun:
 
     rows: list[dict[str, Any]] = field(default_factory=list)
     trials: int = 0
-    seconds: float = 0.0  # wall seconds the simulation took
 
 
 class SimulatedController:
@@ -169,7 +168,6 @@ class SimulatedController:
     # --- the event loop
 
     def simulate(self) -> SimulatedRun:
-        started = time.perf_counter()
         while self.budget is None or self.spent < self.budget:
             self._add_trials()
             self._start_trials()
@@ -182,7 +180,6 @@ class SimulatedController:
             self.now = end
             self._report(trial, running)
         self.run.trials = len({row["trial_id"] for row in self.run.rows})
-        self.run.seconds = time.perf_counter() - started
         return self.run
 
     def _add_trials(self) -> None:
@@ -200,7 +197,7 @@ class SimulatedController:
     def _start_trials(self) -> None:
         while len(self._running) < self.slots:
             trial = self.scheduler.choose_trial_to_run(self)
-            if trial is None or trial in self._running:
+            if trial is None:
                 trial = next((t for t in self._trials if t.status == Trial.PENDING), None)
             if trial is None:
                 return
