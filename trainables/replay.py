@@ -197,27 +197,28 @@ class ReplayTable:
         """The modelled metrics of one recorded curve as epochs x metrics (see replay_model)."""
         return CurveSurrogate.padded(self.curve(config_id, train_seed), self.epochs)
 
+    def _seed_stacks(self) -> dict[int, np.ndarray]:
+        """Per config_id, its padded curves stacked over its recorded training seeds."""
+        return {
+            config_id: np.stack([self.padded_curve(config_id, s) for s in by_seed])
+            for config_id, by_seed in self._curves.items()
+        }
+
     def mean_curves(self) -> dict[int, np.ndarray]:
         """Per config_id, its padded curves averaged over its recorded training seeds."""
         cached = self.__dict__.get("_mean_curves")
         if cached is None:
             cached = {
-                config_id: np.mean([self.padded_curve(config_id, s) for s in by_seed], axis=0)
-                for config_id, by_seed in self._curves.items()
+                config_id: stack.mean(axis=0) for config_id, stack in self._seed_stacks().items()
             }
             object.__setattr__(self, "_mean_curves", cached)
         return cached
 
     def seed_bands(self) -> tuple[dict[int, np.ndarray], dict[int, np.ndarray]]:
         """Per config_id, the lowest and highest of its padded curves over its training seeds."""
-        curves = {
-            config_id: np.stack([self.padded_curve(config_id, s) for s in by_seed])
-            for config_id, by_seed in self._curves.items()
-        }
-        return (
-            {config_id: stack.min(axis=0) for config_id, stack in curves.items()},
-            {config_id: stack.max(axis=0) for config_id, stack in curves.items()},
-        )
+        stacks = self._seed_stacks()
+        low = {config_id: stack.min(axis=0) for config_id, stack in stacks.items()}
+        return low, {config_id: stack.max(axis=0) for config_id, stack in stacks.items()}
 
     def encode(self, configs: Sequence[Mapping[str, Any]]) -> np.ndarray:
         """Configurations as points whose Euclidean distances are `snap`'s distances."""
@@ -262,14 +263,9 @@ def _plain(value: Any) -> Any:
 
 
 class ReplayCursor:
-    """A replayed trial's place on its curve: what `ReplayTrainable` and the simulator
-    (`tune_jobs.simulate`) step, save and restore.
-
-    Args:
-        table: the replay table.
-        config: the trial's configuration (its `seed` is the replay's seed).
-        trial_index: the trial's index in its experiment (it seeds the training-seed draw).
-    """
+    """A replayed trial's place on its curve, which `ReplayTrainable` and the simulator
+    (`tune_jobs.simulate`) step, save and restore. `config["seed"]` is the replay's seed;
+    `trial_index`, the trial's index in its experiment, seeds the training-seed draw with it."""
 
     def __init__(self, table: ReplayTable, config: Mapping[str, Any], trial_index: int) -> None:
         self.table = table

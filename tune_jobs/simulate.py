@@ -32,7 +32,6 @@ import contextlib
 import copy
 import heapq
 import itertools
-import json
 import logging
 import random
 import tempfile
@@ -56,6 +55,7 @@ from analysis.results import CUM_EPOCHS, CUM_SECONDS
 from trainables import metrics
 from trainables.replay import ReplayCursor, ReplayTable, trial_index
 from tune_jobs.options import Prepared
+from tune_jobs.storage import Folder
 
 DEFAULT_PENDING = 200  # Tune's pending-trial limit for its own sampler on a small machine
 
@@ -350,9 +350,7 @@ def simulate_compare(
             partial.replace(folder / path)
             entry.update(status="finished", error=None, trials=run.trials)
         manifest["runs"].append({**entry, "ended": time.time()})
-        partial = folder / f"{MANIFEST_FILE}.partial"
-        partial.write_text(json.dumps(manifest, indent=1, default=str))
-        partial.replace(folder / MANIFEST_FILE)
+        Folder(str(folder)).write_json(MANIFEST_FILE, manifest)
         if on_run is not None:
             on_run(index, prepared, run)
     return manifest
