@@ -16,7 +16,8 @@ class EpochBudget(tune.Stopper, tune.Callback):
     cut, not reported and not counted: waiting for them would let Tune start pending trials on
     the actors it reuses meanwhile, and each of those would train an epoch past the budget. A run
     overshoots only by results that arrive while a save is still pending (at most its running
-    trials less one).
+    trials less one). A cut epoch may have saved its checkpoint folder before its report was
+    dropped; no report names that folder, so neither Tune nor `analysis` reads it.
 
     Pass the same object as `RunConfig(stop=...)` and in `RunConfig(callbacks=[...])`. Tune's
     `stop_all` stops every trial at once and drops the futures of the saves still pending, so

@@ -34,8 +34,12 @@ def budgeted_run(mnist_dir: Path, storage: Path, concurrency: int, budget: int):
     return execute(prepared, load_data(prepared.job, prepared.options))
 
 
-def assert_every_report_kept_its_checkpoint(results) -> int:
-    """Each trial's latest registered checkpoint is its last reported epoch; epochs in all."""
+def assert_every_report_kept_its_checkpoint(results, cut_epochs: bool = False) -> int:
+    """Each trial's latest registered checkpoint is its last reported epoch; epochs in all.
+
+    With `cut_epochs`, a trial whose epoch in flight the budget cut may have saved that epoch's
+    checkpoint before its report was dropped: one folder past its reports, which no report names.
+    """
     epochs = 0
     for result in results:
         history = result.metrics_dataframe
@@ -45,10 +49,12 @@ def assert_every_report_kept_its_checkpoint(results) -> int:
         epochs += len(history)
         assert result.checkpoint is not None, (result.path, last)
         assert load_checkpoint_state(result.checkpoint)["epoch"] == last, result.path
-        # No checkpoint on disk beyond the reported epochs (an epoch saved, its result lost).
+        # No checkpoint on disk beyond the reported epochs (an epoch saved, its result lost),
+        # but the one cut epoch.
         saved = [int(m.group(1)) for p in Path(result.path).iterdir()
                  if (m := CHECKPOINT_DIR.match(p.name))]  # fmt: skip
-        assert max(saved) == len(history) - 1, (result.path, saved, len(history))
+        allowed = {len(history) - 1, len(history)} if cut_epochs else {len(history) - 1}
+        assert max(saved) in allowed, (result.path, saved, len(history))
     return epochs
 
 
@@ -68,7 +74,7 @@ def test_two_running_trials_keep_every_reported_checkpoint(ray_local, mnist_dir,
     # Two trials at once: when one spends the budget the other is mid-epoch; that epoch is cut,
     # unless it reports while the first one's save is still pending.
     results = budgeted_run(mnist_dir, tmp_path, concurrency=2, budget=3)
-    epochs = assert_every_report_kept_its_checkpoint(results)
+    epochs = assert_every_report_kept_its_checkpoint(results, cut_epochs=True)
     assert 3 <= epochs <= 3 + 1  # overshoot at most the other running trial's epoch
 
 
