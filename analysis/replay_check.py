@@ -121,5 +121,7 @@ def card(table: ReplayTable) -> list[str]:
             f"median {spread['std'].median():.4f}, max {spread['std'].max():.4f}; range median "
             f"{spread['range'].median():.4f}, max {spread['range'].max():.4f}"
         )
-    lines.append(f"replay model: {meta.get('replay_model', 'nearest')}")
+    reason = meta.get("replay_model_reason")
+    model = meta.get("replay_model", "nearest")
+    lines.append(f"replay model: {model}" + (f" ({reason})" if reason else ""))
     return lines

@@ -197,7 +197,10 @@ def main() -> None:
     parser.add_argument("--summary", help="parquet (default: benchmarks/tables/TABLE-verdict)")
     parser.add_argument("--cpus-per-trial", type=float, default=1.0)
     parser.add_argument(
-        "--processes", type=int, default=2, help="compare processes side by side (default 2)"
+        "--processes",
+        type=int,
+        default=2,
+        help="simulator: compare's --workers; ray: compare processes side by side (default 2)",
     )
     parser.add_argument("--max-epochs", type=int, help="replay fewer epochs than recorded")
     parser.add_argument(
@@ -233,8 +236,10 @@ def main() -> None:
     compare_args = [args.job, "--replay", args.table, "--cpus-per-trial", str(args.cpus_per_trial)]
     if args.max_epochs:
         compare_args += ["--max-epochs", str(args.max_epochs)]
-    if args.engine == "simulator":
-        compare_args.append("--simulate")
+    side_by_side = args.processes
+    if args.engine == "simulator":  # one compare a seed range, its runs shared by its workers
+        compare_args += ["--simulate", "--workers", str(args.processes)]
+        side_by_side = 1
     if args.replay_model:
         compare_args += ["--replay-model", args.replay_model]
     sessions = {}
@@ -242,7 +247,7 @@ def main() -> None:
         for budget in budgets:
             folder = out / f"budget-{budget}"
             sessions[budget] = run_budget(
-                folder, budget, methods, args.seeds, compare_args, args.processes
+                folder, budget, methods, args.seeds, compare_args, side_by_side
             )
             print(f"budget {budget}: {sessions[budget]:.0f} s of wall time", flush=True)
     prefix = None

@@ -7,6 +7,7 @@ The parent folder holds one standard Tune experiment per run (`<method>-seed<k>/
 from __future__ import annotations
 
 import dataclasses
+import os
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -113,6 +114,7 @@ def run_compare(
     replay: str | None = None,
     simulate: bool = False,
     replay_model: str | None = None,
+    workers: int | None = None,
 ) -> tuple[str, dict[str, Any]]:
     """Run every prepared run in turn, data loaded once, manifest written after each.
 
@@ -121,9 +123,10 @@ def run_compare(
     With `replay` (a replay table's path) every run replays its recorded curves instead of
     training (`tune_jobs.replay`), and the manifest's `replay` field describes the table; with
     `simulate` too, the runs are simulated in this process, without Ray (`tune_jobs.simulate`);
-    `replay_model` replaces the table's replay model.
+    `replay_model` replaces the table's replay model, and `workers` processes (default: one per
+    CPU) simulate runs at once.
     """
-    check_replay_options(base, replay, simulate, replay_model)
+    check_replay_options(base, replay, simulate, replay_model, workers)
     job = None if replay is None else replay_job(base, replay, replay_model)
     runs, budget = plan_compare(base, methods, seeds, parent, job)
     if not simulate:
@@ -132,7 +135,7 @@ def run_compare(
     print(f"Data: {describe_data(data)}; {len(runs)} runs, {budget} epochs each")
     manifest = header(base, methods, runs, budget, replay, data)
     if simulate:
-        return runs[0].storage, simulate_runs(runs, data, manifest)
+        return runs[0].storage, simulate_runs(runs, data, manifest, workers or os.cpu_count() or 1)
     if replay is not None and len(runs) > SIMULATE_HINT_RUNS:
         print(
             f"Hint: {len(runs)} replayed runs take seconds each as Ray experiments; --simulate "
@@ -165,9 +168,15 @@ def run_compare(
 
 
 def check_replay_options(
-    base: RunOptions, replay: str | None, simulate: bool, replay_model: str | None
+    base: RunOptions,
+    replay: str | None,
+    simulate: bool,
+    replay_model: str | None,
+    workers: int | None = None,
 ) -> None:
     """BadInputError for a replay option without a table, or a simulation it cannot run."""
+    if workers is not None and (not simulate or workers < 1):
+        raise BadInputError(f"--workers needs --simulate and a count >= 1, got {workers}")
     if simulate and replay is None:
         raise BadInputError("--simulate needs --replay TABLE: only recorded curves simulate")
     if replay_model and replay is None:
@@ -206,14 +215,20 @@ def header(
     }
 
 
-def simulate_runs(runs: Sequence[Prepared], table: Any, manifest: dict[str, Any]) -> dict[str, Any]:
-    """The runs simulated (`tune_jobs.simulate`), a line per method as its last seed ends."""
+def simulate_runs(
+    runs: Sequence[Prepared], table: Any, manifest: dict[str, Any], workers: int
+) -> dict[str, Any]:
+    """The runs simulated (`tune_jobs.simulate`) by `workers` processes, a line per method as its
+    last seed ends."""
     from tune_jobs.simulate import simulate_compare
 
     # What Ray would run at once: the CPUs' worth of trials. --concurrency is not a cap here:
     # the methods that honour it limit themselves (their searcher's concurrency limiter).
     slots = int(trial_slots(dataclasses.replace(runs[0].options, concurrency=None)))
-    print(f"Simulated: {slots} trials at a time (what this machine's CPUs run), no Ray actors")
+    print(
+        f"Simulated: {slots} trials at a time (what this machine's CPUs run), no Ray actors; "
+        f"{min(workers, len(runs))} runs at once"
+    )
     started = time.perf_counter()
 
     def said(index: int, run: Prepared, _: Any) -> None:
@@ -225,7 +240,7 @@ def simulate_runs(runs: Sequence[Prepared], table: Any, manifest: dict[str, Any]
                 f"about {clock(left)} left"
             )
 
-    return simulate_compare(runs, table, slots, Path(runs[0].storage), manifest, said)
+    return simulate_compare(runs, table, slots, Path(runs[0].storage), manifest, said, workers)
 
 
 def run_outcome(results: Any) -> dict[str, Any]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 from ray.tune.schedulers import PopulationBasedTraining
 
 from search_spaces.methods.base import (
@@ -59,7 +61,11 @@ def _pso(space: SearchSpace, settings: MethodSettings) -> Plan:
 
     # Build the optimizer ourselves so that its random state is seeded; categorical dimensions
     # are Nevergrad Choices (softmax-weighted positions the swarm moves like the others).
-    parametrization = NevergradSearch.convert_search_space(space.distributions())
+    with warnings.catch_warnings():
+        # Nevergrad advises 3 sigma between bounds; a log-integer range of x4 (channels 8-32)
+        # is 1.4 in Ray's conversion. Said once per plan, it floods a compare of many seeds.
+        warnings.filterwarnings("ignore", message="Bounds are .* sigma away")
+        parametrization = NevergradSearch.convert_search_space(space.distributions())
     parametrization.random_state = np.random.RandomState(settings.seed)
     samples = settings.default_samples(space)
     optimizer = ng.optimizers.ConfiguredPSO(popsize=knob_value(settings, PARTICLES))(

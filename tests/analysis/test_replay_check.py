@@ -52,3 +52,36 @@ def test_check_records_its_choice_and_the_card_reports_the_seed_spread(noisy_tab
     assert f"replay model: {choice}" in text and "lr: float [0.001, 1.0] (log)" in text
     finals = final_val_acc(table)
     assert f"{finals.min():.4f} to {finals.max():.4f}" in "\n".join(card(table))
+
+
+def test_use_sets_the_model_by_hand_with_its_reason_and_check_can_choose_again(noisy_table, capsys):
+    path = noisy_table(configs=20, seeds=3)
+    frame = read_table(path).frame
+    for model in ("surrogate", "nearest"):
+        reason = f"real runs favour {model}"
+        assert main(["replay", "use", str(path), model, "--reason", reason]) == 0
+        table = read_table(path)
+        assert table.meta["replay_model"] == model
+        pd.testing.assert_frame_equal(table.frame, frame)  # the recorded curves stay as they were
+        assert main(["replay", "card", str(path)]) == 0
+        assert f"replay model: {model} (real runs favour {model})" in capsys.readouterr().out
+    assert main(["replay", "check", str(path), "--folds", "4"]) == 0
+    assert read_table(path).meta["replay_model_reason"].startswith("replay check:")
+
+
+@pytest.mark.parametrize(
+    "args, named",
+    [
+        (["surrogate", "--reason", " "], "--reason must say why"),
+        (["forest", "--reason", "x"], "invalid choice"),
+    ],
+)
+def test_use_refuses_an_empty_reason_or_an_unknown_model(args, named, noisy_table, capsys):
+    path = noisy_table(configs=6)
+    before = path.read_bytes()
+    try:
+        code = main(["replay", "use", str(path), *args])
+    except SystemExit as exit:  # argparse's refusal
+        code = exit.code
+    assert code == 2 and named in capsys.readouterr().err
+    assert path.read_bytes() == before

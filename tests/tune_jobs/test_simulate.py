@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pandas as pd
@@ -205,3 +207,29 @@ def test_concurrency_caps_the_methods_that_honour_it_not_the_simulated_machine(t
     assert code == 0
     slots = int(os.cpu_count() // 0.5)
     assert slots > 1 and f"Simulated: {slots} trials at a time" in capsys.readouterr().out
+
+
+def test_runs_simulated_by_two_processes_equal_those_simulated_by_one(tmp_path):
+    # In a fresh process: one that runs Ray (as this test session may) forks no workers.
+    args = ["compare", "mnist-bench", "--replay", TABLE, "--simulate", "--methods",
+            "random,asha,pbt", "--seeds", "2", "--budget-epochs", str(BUDGET),
+            "--storage", str(tmp_path)]  # fmt: skip
+    done = subprocess.run(
+        [sys.executable, "-m", "tune_jobs.cli", *args, "--name", "two", "--workers", "2"],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "2 runs at once" in done.stdout
+    assert main([*args, "--name", "one", "--workers", "1"]) == 0
+    two, one = (load_compare(tmp_path / name) for name in ("two", "one"))
+    assert list(two[1]["method"]) == list(one[1]["method"])  # the manifest keeps the runs' order
+    columns = ["method", "seed", "trial_index", "epoch", "replay_train_seed", "val_acc"]
+    pd.testing.assert_frame_equal(two[3][columns], one[3][columns])
+
+
+def test_workers_without_simulate_are_refused(tmp_path, capsys):
+    args = ["compare", "mnist-bench", "--replay", TABLE, "--methods", "grid", "--workers", "2",
+            "--storage", str(tmp_path), "--name", "x"]  # fmt: skip
+    assert main(args) == 2
+    assert "--workers needs --simulate" in capsys.readouterr().err
+    assert not (tmp_path / "x").exists()

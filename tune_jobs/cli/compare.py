@@ -42,6 +42,12 @@ def configure(name: str, parser: argparse.ArgumentParser) -> None:
         help="with --replay: run Tune's searchers and schedulers in this process on a simulated "
         "clock instead of as Ray experiments (milliseconds a run; docs/hpo-benchmark-plan.md)",
     )
+    parser.add_argument(
+        "--workers",
+        type=int,
+        metavar="N",
+        help="with --simulate: processes simulating runs at once (default: one per CPU)",
+    )
     add_run_options(parser)
     parser.set_defaults(func=cmd_compare)
 
@@ -61,6 +67,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
             replay=args.replay,
             simulate=args.simulate,
             replay_model=args.replay_model,
+            workers=args.workers,
         )
     print(f"\nComparison: {parent} (manifest.json lists every run)")
     _print_summary(parent, tensorboard=not args.replay)

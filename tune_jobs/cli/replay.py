@@ -5,7 +5,9 @@
   configurations, K seeds each, into a table (resumable: a rerun records only what is missing).
 - `check TABLE`: k-fold test of the nearest-configuration replay against the surrogate; records
   the better one in the table (unless `--dry-run`).
-- `card TABLE`: space, scale, seeds, hours and the seed-to-seed spread of a table.
+- `use TABLE MODEL --reason TEXT`: set the replay model by hand, with the evidence (real runs
+  can overrule `check`).
+- `card TABLE`: space, scale, seeds, hours, the seed-to-seed spread and the replay model.
 
 Replay one with `tune-jobs compare JOB --replay TABLE.parquet --methods ... --seeds N`.
 Exit codes: 0 done, 1 some trials failed (a rerun records them), 130 interrupted, 2 bad input
@@ -22,7 +24,13 @@ from pathlib import Path
 from analysis.replay import UnfinishedExperimentError, build_table
 from analysis.results import NotAnExperimentError
 from trainables.data import DataError
-from trainables.replay import ReplayTable, ReplayTableError, read_table, write_table
+from trainables.replay import (
+    REPLAY_MODELS,
+    ReplayTable,
+    ReplayTableError,
+    read_table,
+    write_table,
+)
 from tune_jobs.errors import (
     EXIT_FAILED,
     EXIT_INTERRUPTED,
@@ -52,6 +60,16 @@ def configure(name: str, replay: argparse.ArgumentParser) -> None:
     check.add_argument("--folds", type=int, default=5)
     check.add_argument("--dry-run", action="store_true", help="measure only; leave the table")
     check.set_defaults(func=cmd_replay_check)
+    use = actions.add_parser(
+        "use",
+        help="set the table's replay model by hand, with the evidence (e.g. real runs)",
+        description="Replays of TABLE then use MODEL unless --replay-model says otherwise; "
+        "the reason is kept in the table and shown by `replay card`.",
+    )
+    use.add_argument("table", type=Path, metavar="TABLE")
+    use.add_argument("model", choices=REPLAY_MODELS)
+    use.add_argument("--reason", required=True, help="why: the measurement that decided it")
+    use.set_defaults(func=cmd_replay_use)
     card = actions.add_parser("card", help="what a table holds: space, scale, seeds, spread")
     card.add_argument("table", type=Path, metavar="TABLE")
     card.set_defaults(func=cmd_replay_card)
@@ -143,8 +161,20 @@ def cmd_replay_check(args: argparse.Namespace) -> int:
     else:
         measured = check.reset_index().to_dict("records")
         meta = {**table.meta, "replay_model": choice, "replay_check": measured}
+        meta["replay_model_reason"] = "replay check: better on held-out configurations"
         write_table(table.frame, meta, args.table)
         print(f"better: {choice}; recorded in {args.table} (replays now use it)")
+    return EXIT_OK
+
+
+def cmd_replay_use(args: argparse.Namespace) -> int:
+    if not args.reason.strip():
+        raise BadInputError("--reason must say why (the measurement that decided it)")
+    with bad_input(ReplayTableError):
+        table = read_table(args.table)
+    meta = {**table.meta, "replay_model": args.model, "replay_model_reason": args.reason.strip()}
+    write_table(table.frame, meta, args.table)
+    print(f"{args.table}: replays now use {args.model} ({args.reason.strip()})")
     return EXIT_OK
 
 
