@@ -143,7 +143,7 @@ def test_the_committed_bench_table_replays_the_bench_job_as_recorded():
     path = Path(__file__).parents[2] / "benchmarks/tables/mnist-bench-192x3.parquet"
     job = replay_job(RunOptions("mnist-bench"), str(path))
     table = job.load_data()
-    assert job.trainable is ReplayTrainable and table.meta["replay_model"] == "surrogate"
+    assert job.trainable is ReplayTrainable and table.meta["replay_model"] == "nearest"
     assert len(table.config_ids()) == 192 and table.epochs == 9
     assert all(len(table.seeds(c)) >= 2 for c in table.config_ids())
 
