@@ -116,15 +116,15 @@ def run_compare(
     replay_model: str | None = None,
     workers: int | None = None,
 ) -> tuple[str, dict[str, Any]]:
-    """Run every prepared run in turn, data loaded once, manifest written after each.
+    """Run every prepared run, data loaded once, manifest written after each.
 
     Returns the comparison's folder and its manifest.
 
     With `replay` (a replay table's path) every run replays its recorded curves instead of
     training (`tune_jobs.replay`), and the manifest's `replay` field describes the table; with
-    `simulate` too, the runs are simulated in this process, without Ray (`tune_jobs.simulate`);
-    `replay_model` replaces the table's replay model, and `workers` processes (default: one per
-    CPU) simulate runs at once.
+    `simulate` too, the runs are simulated without Ray (`tune_jobs.simulate`) by `workers`
+    processes at once (default: one per CPU this process may use); `replay_model` replaces the
+    table's replay model.
     """
     check_replay_options(base, replay, simulate, replay_model, workers)
     job = None if replay is None else replay_job(base, replay, replay_model)
@@ -135,11 +135,12 @@ def run_compare(
     print(f"Data: {describe_data(data)}; {len(runs)} runs, {budget} epochs each")
     manifest = header(base, methods, runs, budget, replay, data)
     if simulate:
-        return runs[0].storage, simulate_runs(runs, data, manifest, workers or os.cpu_count() or 1)
+        workers = workers or len(os.sched_getaffinity(0))
+        return runs[0].storage, simulate_runs(runs, data, manifest, workers)
     if replay is not None and len(runs) > SIMULATE_HINT_RUNS:
         print(
             f"Hint: {len(runs)} replayed runs take seconds each as Ray experiments; --simulate "
-            "runs the same searchers and schedulers in this process in a fraction of a second "
+            "runs the same searchers and schedulers without Ray in a fraction of a second "
             "each (docs/hpo-benchmark-plan.md, 'The simulator')"
         )
     ensure_ray(base.address)
@@ -183,7 +184,7 @@ def check_replay_options(
         raise BadInputError("--replay-model needs --replay TABLE")
     if simulate and (base.address or "://" in base.storage):
         raise BadInputError(
-            "--simulate runs in this process and writes a local folder: drop --address, and "
+            "--simulate runs on this machine and writes a local folder: drop --address, and "
             "give --storage a local path"
         )
 
@@ -220,14 +221,14 @@ def simulate_runs(
 ) -> dict[str, Any]:
     """The runs simulated (`tune_jobs.simulate`) by `workers` processes, a line per method as its
     last seed ends."""
-    from tune_jobs.simulate import simulate_compare
+    from tune_jobs.simulate_many import simulate_compare, simulation_workers
 
     # What Ray would run at once: the CPUs' worth of trials. --concurrency is not a cap here:
     # the methods that honour it limit themselves (their searcher's concurrency limiter).
     slots = int(trial_slots(dataclasses.replace(runs[0].options, concurrency=None)))
     print(
         f"Simulated: {slots} trials at a time (what this machine's CPUs run), no Ray actors; "
-        f"{min(workers, len(runs))} runs at once"
+        f"{simulation_workers(workers, len(runs))} runs at once"
     )
     started = time.perf_counter()
 

@@ -302,6 +302,7 @@ def _meta(
         "configs": {"grid": space.grid_size() if request.grid else 0, "sobol": request.configs},
         "train_seeds": [] if recorded is None else _seeds(recorded),
         "replay_model": previous.get("replay_model", "nearest"),
+        "replay_model_reason": previous.get("replay_model_reason"),
         "recorded_on": list(previous.get("recorded_on", [])),
         "seconds": previous.get("seconds", 0.0),
         "built": time.time(),

@@ -60,7 +60,8 @@ def replay_job(options: RunOptions, table_path: str, model: str | None = None) -
     try:
         table = read_table(table_path, job_space.log_scaled())
         if model is not None and model != table.meta.get("replay_model", "nearest"):
-            table = ReplayTable(table.frame, {**table.meta, "replay_model": model}, table.log_scale)
+            meta = {**table.meta, "replay_model": model, "replay_model_reason": "--replay-model"}
+            table = ReplayTable(table.frame, meta, table.log_scale)
     except ReplayTableError as error:
         raise BadInputError(str(error)) from None
     recorded_job = table.meta.get("job")
@@ -166,7 +167,8 @@ def check_config(table: ReplayTable, config: Mapping[str, Any]) -> None:
 
 def replay_record(table_path: str, table: ReplayTable) -> dict[str, Any]:
     """What a compare manifest says about the table it replayed."""
-    keys = ("source", "job", "method", "epochs", "configs", "tuned", "built", "replay_model")
+    keys = ("source", "job", "method", "epochs", "configs", "tuned", "built", "replay_model",
+            "replay_model_reason")  # fmt: skip
     return {
         "table": table_path,
         "time_attr": REPLAY_SECONDS,

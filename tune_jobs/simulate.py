@@ -33,18 +33,14 @@ import copy
 import heapq
 import itertools
 import logging
-import multiprocessing
 import random
 import tempfile
-import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
-import ray
 from ray.train._internal.session import _FutureTrainingResult, _TrainingResult
 from ray.tune import Checkpoint
 from ray.tune.experiment import Experiment, Trial
@@ -52,12 +48,10 @@ from ray.tune.schedulers import FIFOScheduler, PopulationBasedTraining, TrialSch
 from ray.tune.search import ConcurrencyLimiter, Searcher, SearchGenerator
 from ray.tune.utils import flatten_dict
 
-from analysis.layout import MANIFEST_FILE, SIMULATED_CURVES_DIR, SIMULATOR_ENGINE
 from analysis.results import CUM_EPOCHS, CUM_SECONDS
 from trainables import metrics
 from trainables.replay import ReplayCursor, ReplayTable, trial_index
 from tune_jobs.options import Prepared
-from tune_jobs.storage import Folder
 
 DEFAULT_PENDING = 200  # Tune's pending-trial limit for its own sampler on a small machine
 
@@ -302,21 +296,6 @@ def _quiet() -> Iterator[None]:
             logger.setLevel(level)
 
 
-def single_threaded_math() -> None:
-    """One thread for torch and for BLAS (numpy, scipy), which Optuna's GP sampler fits with:
-    its matrices are small, and on two busy cores threads contend (15 s a gp run with two
-    torch threads, 1 s with one; two simulating processes, each with two BLAS threads, ran a
-    gp run at 576 epochs in 40 s against 23 s alone)."""
-    from threadpoolctl import threadpool_limits
-
-    threadpool_limits(1)
-    try:
-        import torch
-    except ImportError:
-        return
-    torch.set_num_threads(1)
-
-
 def curves_of(run: SimulatedRun) -> pd.DataFrame:
     """A simulated run's reports as `analysis.results.curves_frame` gives a real run's."""
     frame = pd.DataFrame(run.rows)
@@ -325,69 +304,3 @@ def curves_of(run: SimulatedRun) -> pd.DataFrame:
     frame[CUM_EPOCHS] = np.arange(1, len(frame) + 1)
     frame[CUM_SECONDS] = frame.pop("spent_seconds").cumsum()
     return frame
-
-
-def simulate_compare(
-    runs: Sequence[Prepared],
-    table: ReplayTable,
-    slots: int,
-    folder: Path,
-    manifest: dict[str, Any],
-    on_run: Callable[[int, Prepared, dict[str, Any]], None] | None = None,
-    workers: int = 1,
-) -> dict[str, Any]:
-    """Simulate every run into `folder`: each run's reports as curves/<run>.parquet, and the
-    manifest (`engine: simulator`) rewritten after each run, so an interruption loses nothing.
-
-    `workers` processes simulate runs at once (forked, so they share the table as it is loaded);
-    the manifest still lists the runs in order. A process that runs Ray forks nothing: Ray's
-    threads do not survive a fork.
-    """
-    global _FORKED
-    (folder / SIMULATED_CURVES_DIR).mkdir(parents=True, exist_ok=False)
-    single_threaded_math()
-    manifest = {**manifest, "engine": SIMULATOR_ENGINE, "slots": slots, "runs": []}
-    workers = max(1, min(workers, len(runs)))
-    if workers > 1 and ray.is_initialized():
-        workers = 1
-    _FORKED = (runs, table, slots, folder)
-    try:
-        with contextlib.ExitStack() as stack:
-            if workers == 1:
-                entries = map(_simulate_one, range(len(runs)))
-            else:
-                pool = multiprocessing.get_context("fork").Pool(workers, single_threaded_math)
-                stack.enter_context(pool)
-                entries = pool.imap(_simulate_one, range(len(runs)))
-            for index, entry in enumerate(entries, start=1):
-                manifest["runs"].append(entry)
-                Folder(str(folder)).write_json(MANIFEST_FILE, manifest)
-                if on_run is not None:
-                    on_run(index, runs[index - 1], entry)
-    finally:
-        _FORKED = None
-    return manifest
-
-
-_FORKED: tuple[Sequence[Prepared], ReplayTable, int, Path] | None = None  # what workers inherit
-
-
-def _simulate_one(index: int) -> dict[str, Any]:
-    """Run `index` of the runs `simulate_compare` shares, written; its manifest entry."""
-    assert _FORKED is not None, "only simulate_compare's workers simulate by index"
-    runs, table, slots, folder = _FORKED
-    prepared = runs[index]
-    path = f"{SIMULATED_CURVES_DIR}/{prepared.name}.parquet"
-    entry = {"method": prepared.method, "seed": prepared.options.seed, "name": prepared.name,
-             "path": path, "budget_epochs": prepared.options.budget_epochs,
-             "time_budget": None, "started": time.time()}  # fmt: skip
-    try:
-        run = simulate_run(prepared, table, slots)
-    except Exception as error:  # one run's failure must not lose the others
-        entry.update(status="failed", error=f"{type(error).__name__}: {error}", trials=0)
-    else:
-        partial = folder / f"{path}.partial"
-        curves_of(run).to_parquet(partial, index=False)
-        partial.replace(folder / path)
-        entry.update(status="finished", error=None, trials=run.trials)
-    return {**entry, "ended": time.time()}

@@ -37,10 +37,10 @@ def budgeted_run(mnist_dir: Path, storage: Path, concurrency: int, budget: int):
 def assert_every_report_kept_its_checkpoint(results, cut_epochs: bool = False) -> int:
     """Each trial's latest registered checkpoint is its last reported epoch; epochs in all.
 
-    With `cut_epochs`, a trial whose epoch in flight the budget cut may have saved that epoch's
+    With `cut_epochs`, one trial whose epoch in flight the budget cut may have saved that epoch's
     checkpoint before its report was dropped: one folder past its reports, which no report names.
     """
-    epochs = 0
+    epochs, cut = 0, 0
     for result in results:
         history = result.metrics_dataframe
         if history is None or history.empty:  # stopped before its first report
@@ -55,6 +55,8 @@ def assert_every_report_kept_its_checkpoint(results, cut_epochs: bool = False) -
                  if (m := CHECKPOINT_DIR.match(p.name))]  # fmt: skip
         allowed = {len(history) - 1, len(history)} if cut_epochs else {len(history) - 1}
         assert max(saved) in allowed, (result.path, saved, len(history))
+        cut += max(saved) == len(history)
+    assert cut <= 1  # two trials at once: the one that spent the budget was not cut
     return epochs
 
 

@@ -1,5 +1,5 @@
-"""`tune-jobs compare --replay TABLE --simulate`: Ray Tune's own searchers and schedulers driven in
-one process on a simulated clock, on the committed mnist-bench table (no Ray, no training)."""
+"""`tune-jobs compare --replay TABLE --simulate`: Ray Tune's own searchers and schedulers driven on
+a simulated clock, on the committed mnist-bench table (no Ray, no training)."""
 
 from __future__ import annotations
 
@@ -29,8 +29,8 @@ BUDGET = 58
 def simulate(tmp_path, name, methods="all", seeds=1, seed=0, budget=BUDGET, extra=()):
     args = ["compare", "mnist-bench", "--replay", TABLE, "--simulate", "--methods", methods,
             "--seeds", str(seeds), "--seed", str(seed), "--budget-epochs", str(budget),
-            "--storage", str(tmp_path), "--name", name, *extra]  # fmt: skip
-    code = main(args)
+            "--storage", str(tmp_path), "--name", name, "--workers", "1", *extra]  # fmt: skip
+    code = main(args)  # one process: whether this session runs Ray depends on the tests before
     return code, tmp_path / name
 
 
@@ -162,6 +162,25 @@ def test_a_run_that_fails_is_recorded_and_the_others_still_run(tmp_path, monkeyp
     assert statuses["random"][0] == statuses["asha"][0] == "finished"
     _, runs, _, curves = load_compare(folder)
     assert set(curves["method"]) == {"random", "asha"}
+
+
+def test_ctrl_c_keeps_the_finished_runs_and_marks_the_next_interrupted(tmp_path, monkeypatch):
+    from tune_jobs import simulate as simulated
+
+    real = simulated.simulate_run
+
+    def interrupted_at_asha(prepared, table, slots):
+        if prepared.method == "asha":
+            raise KeyboardInterrupt
+        return real(prepared, table, slots)
+
+    monkeypatch.setattr(simulated, "simulate_run", interrupted_at_asha)
+    code, folder = simulate(tmp_path, "stopped", methods="random,asha,tpe")
+    assert code == 130
+    manifest = json.loads((folder / MANIFEST_FILE).read_text())
+    statuses = [(run["method"], run["status"]) for run in manifest["runs"]]
+    assert statuses == [("random", "finished"), ("asha", "interrupted")]
+    assert [p.name for p in (folder / "curves").iterdir()] == ["random-seed0.parquet"]
 
 
 def test_a_simulated_compare_reports_like_a_replayed_one(every_method, tmp_path):

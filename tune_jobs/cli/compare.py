@@ -39,8 +39,8 @@ def configure(name: str, parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--simulate",
         action="store_true",
-        help="with --replay: run Tune's searchers and schedulers in this process on a simulated "
-        "clock instead of as Ray experiments (milliseconds a run; docs/hpo-benchmark-plan.md)",
+        help="with --replay: run Tune's searchers and schedulers on a simulated clock, without "
+        "Ray, instead of as Ray experiments (milliseconds a run; docs/hpo-benchmark-plan.md)",
     )
     parser.add_argument(
         "--workers",
