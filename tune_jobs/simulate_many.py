@@ -75,12 +75,13 @@ def simulate_compare(
                     workers, multiprocessing.get_context("fork"), single_threaded_math
                 )
                 stack.callback(pool.shutdown, wait=True, cancel_futures=True)
+                stack.push(_stop_workers_on_interrupt)  # runs first: no wait for runs in flight
                 entries = pool.map(_simulate_one, range(len(runs)))
             for index, entry in enumerate(entries, start=1):
                 _record(manifest, folder, entry)
                 if on_run is not None:
                     on_run(index, runs[index - 1], entry)
-    except KeyboardInterrupt:  # the runs still to come are cancelled; those in flight end
+    except KeyboardInterrupt:  # the runs in flight and still to come are not recorded
         if len(manifest["runs"]) < len(runs):
             entry = _entry(runs[len(manifest["runs"])])
             _record(manifest, folder, {**entry, "status": "interrupted", "trials": 0})
@@ -90,6 +91,13 @@ def simulate_compare(
 
 
 _FORKED: tuple[Sequence[Prepared], ReplayTable, int, Path] | None = None  # what workers inherit
+
+
+def _stop_workers_on_interrupt(kind: type[BaseException] | None, *_: Any) -> bool:
+    if kind is KeyboardInterrupt:
+        for worker in multiprocessing.active_children():
+            worker.terminate()
+    return False
 
 
 def _entry(prepared: Prepared) -> dict[str, Any]:
