@@ -9,7 +9,8 @@ and how well a replayed comparison predicts a real one.
 - several compare folders of one budget add up (a resumed benchmark), a later run of the same
   (method, seed) replacing an earlier one;
 - agreement of a replayed and a real comparison: Spearman's rho between the methods' medians,
-  and the share of real runs inside the replayed 5-95% interval of their method.
+  and the share of real runs inside the replayed 5-95% interval of their method;
+- a run's pick retrained: the mean final val_acc over recorded seeds of its best configuration.
 """
 
 from __future__ import annotations
@@ -24,9 +25,10 @@ import pandas as pd
 from scipy import stats
 
 from analysis.compare import RUN_KEYS, bootstrap_interval, iqm
+from analysis.replay_check import final_val_acc
 from analysis.results import load_compare
 from trainables import metrics
-from trainables.replay import CONFIG_ID, TRAIN_SEED, ReplayTable
+from trainables.replay import CONFIG_ID, REPLAY_CONFIG, TRAIN_SEED, ReplayTable
 
 FRACTIONS = (0.1, 0.25, 0.5, 1.0, 3.0)
 INTERVAL = (5.0, 95.0)  # percentiles of the replayed interval a real run should fall in
@@ -198,3 +200,17 @@ def budget_matrix(summary: pd.DataFrame) -> pd.DataFrame:
     matrix = summary.assign(cell=cells, rank=ranks).pivot(index="method", columns="budget")
     order = matrix["rank"].mean(axis=1).sort_values(kind="stable").index
     return matrix["cell"].loc[order]
+
+
+def retrained_picks(curves: pd.DataFrame, table: ReplayTable) -> pd.DataFrame:
+    """Per replayed run (method, seed): the configuration of its best report, and that
+    configuration's final val_acc averaged over its recorded training seeds.
+
+    What retraining a run's pick would give on average, free of the luck of the seed its best
+    epoch drew: a method that re-proposes one configuration until its luckiest seed comes up
+    wins on regret, not here.
+    """
+    best = curves.loc[curves.groupby(RUN_KEYS)[metrics.METRIC].idxmax()]
+    picks = best[[*RUN_KEYS, REPLAY_CONFIG]].reset_index(drop=True)
+    picks[REPLAY_CONFIG] = picks[REPLAY_CONFIG].astype(int)
+    return picks.assign(retrained=picks[REPLAY_CONFIG].map(final_val_acc(table)))

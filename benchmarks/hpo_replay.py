@@ -155,8 +155,11 @@ def figures(history, result, budget: int, prefix: Path) -> list[Path]:
     return paths
 
 
-def analyse_budget(folder: Path, budget: int, reference, prefix: Path | None, session=None):
-    """Print the budget's throughput, regret table and verdict; return its summary frame."""
+def analyse_budget(
+    folder: Path, budget: int, table, prefix: Path | None, session=None
+) -> pd.DataFrame:
+    """Print the budget's throughput, regret table, verdict and retrained picks; return its
+    summary frame."""
     parts = parts_of(folder)
     if not parts:
         print(f"\nbudget {budget}: no runs in {folder}")
@@ -164,7 +167,7 @@ def analyse_budget(folder: Path, budget: int, reference, prefix: Path | None, se
     runs, curves = verdict.load_compares(parts, time_column=REPLAY_SECONDS)
     print(f"\n== budget {budget} epochs ({folder}): {throughput(runs, session)}")
     history = anytime(curves)
-    best, worst = reference
+    best, worst = verdict.table_reference(table)
     regrets = significance.regret_at_budgets(history, [budget], best=best, worst=worst)
     tested, left_out = verdict.fully_seeded(regrets)
     try:
@@ -172,8 +175,14 @@ def analyse_budget(folder: Path, budget: int, reference, prefix: Path | None, se
     except ValueError as error:
         result = f"no significance test: {error}"
     ranks = result.average_ranks if isinstance(result, significance.Verdict) else None
+    retrained = verdict.retrained_picks(curves, table).groupby("method")["retrained"].median()
     summary = verdict.regret_summary(regrets, ranks)
+    summary["retrained_median"] = summary["method"].map(retrained)
     print(summary.to_string(index=False, float_format=lambda v: f"{v:.4f}"))
+    print(
+        "retrained_median: the median over runs of the mean final val_acc over recorded seeds "
+        "of the configuration each run's best report replayed (its pick, retrained)"
+    )
     print(result.statement() if ranks is not None else result)
     if left_out:
         print(f"Left out of the test (fewer seeds than the others): {', '.join(left_out)}")
@@ -255,7 +264,7 @@ def main() -> None:
         Path(args.figures).mkdir(parents=True, exist_ok=True)
         prefix = Path(args.figures) / f"verdict-{args.job}"
     summaries = [
-        analyse_budget(out / f"budget-{b}", b, reference, prefix, sessions.get(b)) for b in budgets
+        analyse_budget(out / f"budget-{b}", b, table, prefix, sessions.get(b)) for b in budgets
     ]
     summary = pd.concat(summaries, ignore_index=True).assign(job=args.job, table=args.table)
     if prefix is not None and summary["budget"].nunique() > 1:

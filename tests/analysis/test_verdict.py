@@ -47,6 +47,30 @@ def test_the_reference_is_the_best_epoch_recorded_and_the_worst_mean_final_value
     assert verdict.table_reference(read_table(path), mode="min") == pytest.approx((0.1, 0.8))
 
 
+def test_a_runs_pick_retrained_is_its_best_configurations_mean_final_over_seeds(tmp_path):
+    # Config 0 is steady (0.8 with either seed); config 1 has one lucky seed (0.9) and one poor
+    # (0.5). A run whose best report drew config 1's lucky seed wins on regret, not retrained.
+    finals = {(0, 0): 0.8, (0, 1): 0.8, (1, 0): 0.9, (1, 1): 0.5}
+    rows = [
+        {"config_id": c, "train_seed": s, "epoch": e, "seconds": 1.0, "config/lr": 0.1 * (c + 1),
+         "val_acc": final if e == 2 else 0.1}
+        for (c, s), final in finals.items()
+        for e in (1, 2)
+    ]  # fmt: skip
+    table = read_table(write_table(pd.DataFrame(rows), {"tuned": ["lr"]}, tmp_path / "t.parquet"))
+    curves = pd.DataFrame(
+        {
+            "method": ["lucky", "lucky", "steady", "steady"],
+            "seed": [0, 0, 0, 0],
+            "replay_config": [0, 1, 1, 0],
+            "val_acc": [0.8, 0.9, 0.5, 0.8],
+        }
+    )
+    picks = verdict.retrained_picks(curves, table).set_index("method")
+    assert picks["replay_config"].to_dict() == {"lucky": 1, "steady": 0}
+    assert picks["retrained"].to_dict() == pytest.approx({"lucky": 0.7, "steady": 0.8})
+
+
 def test_the_regret_summary_has_median_iqm_their_intervals_and_the_mean_rank():
     values = np.arange(8) / 10  # 0.0 .. 0.7
     regrets = pd.DataFrame(
