@@ -23,6 +23,9 @@ from tune_jobs.options import Prepared
 from tune_jobs.storage import Folder
 
 
+_FORKED: tuple[Sequence[Prepared], ReplayTable, int, Path] | None = None  # what workers inherit
+
+
 def single_threaded_math() -> None:
     """One thread for torch and for BLAS (numpy, scipy), which Optuna's GP sampler fits with:
     its matrices are small, and on two busy cores threads contend (15 s a gp run with two
@@ -88,9 +91,6 @@ def simulate_compare(
     finally:
         _FORKED = None
     return manifest
-
-
-_FORKED: tuple[Sequence[Prepared], ReplayTable, int, Path] | None = None  # what workers inherit
 
 
 def _stop_workers_on_interrupt(kind: type[BaseException] | None, *_: Any) -> bool:
