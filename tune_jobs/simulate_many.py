@@ -22,7 +22,6 @@ from tune_jobs import simulate
 from tune_jobs.options import Prepared
 from tune_jobs.storage import Folder
 
-
 _FORKED: tuple[Sequence[Prepared], ReplayTable, int, Path] | None = None  # what workers inherit
 
 
