@@ -9,7 +9,15 @@ from __future__ import annotations
 import dataclasses
 
 import pytest
+from ray.tune.schedulers import PopulationBasedTraining
 
+from search_spaces.methods.population import (
+    PBT_INTERVAL,
+    PBT_QUANTILE,
+    PBT_RESAMPLE,
+    ClipToSpace,
+    pbt_mutations,
+)
 from tune_jobs.execute import execute
 from tune_jobs.options import RunOptions, load_data, prepare
 
@@ -18,12 +26,14 @@ TWO_TRIALS = {"lr": "0.05", "weight_decay": "1e-4", "dropout": "0.25"}
 COMPARED = ["width", "epoch", "train_loss", "val_loss", "val_acc", "test_acc"]
 
 
-def _run(options: RunOptions, reuse: bool):
+def _run(options: RunOptions, reuse: bool, scheduler=None):
     prepared = prepare(options)
     assert prepared.job.reuse_actors  # the registered jobs reuse actors
-    prepared = dataclasses.replace(
-        prepared, job=dataclasses.replace(prepared.job, reuse_actors=reuse)
-    )
+    plan = prepared.plan
+    if scheduler:
+        plan = dataclasses.replace(plan, scheduler=scheduler(prepared))
+    job = dataclasses.replace(prepared.job, reuse_actors=reuse)
+    prepared = dataclasses.replace(prepared, job=job, plan=plan)
     results = execute(prepared, load_data(prepared.job, options))
     assert results.num_errors == 0
     return results
@@ -73,6 +83,19 @@ def test_init_from_reaches_every_trial_of_a_reused_actor(ray_local, mnist_dir, t
         assert first["epoch"] == 1
 
 
+def _synchronous_pbt(prepared):
+    """The method's PBT, but waiting for the whole population at each perturbation. With two
+    trials running at once, whether an exploit happens would otherwise depend on which reports
+    first: a second actor that starts late lets the first pair finish alone (seen in CI)."""
+    space, settings = prepared.space, prepared.settings
+    return PopulationBasedTraining(
+        time_attr=settings.resource_attr, perturbation_interval=PBT_INTERVAL.default,
+        quantile_fraction=PBT_QUANTILE.default, resample_probability=PBT_RESAMPLE.default,
+        hyperparam_mutations=pbt_mutations(space), custom_explore_fn=ClipToSpace(space),
+        synch=True,
+    )  # fmt: skip
+
+
 @pytest.mark.slow
 def test_pbt_exploits_into_reused_actors(ray_local, mnist_dir, tmp_path):
     options = RunOptions(
@@ -80,7 +103,7 @@ def test_pbt_exploits_into_reused_actors(ray_local, mnist_dir, tmp_path):
         cpus_per_trial=1, data_dir=str(mnist_dir), storage=str(tmp_path), name="pbt",
         train_subset=200,
     )  # fmt: skip
-    results = _run(options, reuse=True)
+    results = _run(options, reuse=True, scheduler=_synchronous_pbt)
     exploits = (tmp_path / "pbt" / "pbt_global.txt").read_text().splitlines()
     assert exploits, "PBT never exploited"
     assert all(result.metrics["epoch"] == 4 for result in results)
