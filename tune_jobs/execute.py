@@ -17,6 +17,7 @@ import ray
 from ray import tune
 from ray.tune.experiment import Trial
 from ray.tune.logger import TBXLoggerCallback
+from ray.tune.schedulers import HyperBandScheduler, PopulationBasedTraining
 
 from analysis.experiment import saved_statuses
 from analysis.layout import RUN_FILE
@@ -66,10 +67,20 @@ def trial_count(plan: Plan) -> float:
     return plan.num_samples * math.prod(len(g) for g in grids if isinstance(g, list))
 
 
+def reuses_actors(job: Job, plan: Plan, options: RunOptions) -> bool:
+    """Whether a trial may start in an actor another trial left: where the job allows it, and
+    either more trials than run at once or a scheduler that pauses trials (PBT, HyperBand),
+    whose resumed trials would each start a new actor. Otherwise reuse saves nothing, and
+    Tune would move a trial waiting for its own new actor (on another node) onto the first
+    actor to finish."""
+    if not job.reuse_actors:
+        return False
+    pauses = isinstance(plan.scheduler, (PopulationBasedTraining, HyperBandScheduler))
+    return pauses or trial_count(plan) > trial_slots(options)
+
+
 def trial_slots(options: RunOptions) -> float:
-    """How many trials can run at once: --concurrency, and what Ray's CPUs hold. With no more
-    trials than that, reusing actors saves nothing, and Tune would move a trial waiting for its
-    own new actor (on another node) onto the first actor to finish."""
+    """How many trials can run at once: --concurrency, and what Ray's CPUs hold."""
     slots = float(options.concurrency or math.inf)
     if options.cpus_per_trial > 0:
         # Not connected yet: Tune will start a local Ray with this machine's CPUs.
@@ -118,7 +129,7 @@ def build_tuner(
             scheduler=plan.scheduler,
             num_samples=plan.num_samples,
             time_budget_s=options.time_budget,
-            reuse_actors=job.reuse_actors and trial_count(plan) > trial_slots(options),
+            reuse_actors=reuses_actors(job, plan, options),
         ),
         run_config=tune.RunConfig(
             name=prepared.name,

@@ -11,6 +11,7 @@ import multiprocessing
 import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import Any
 
@@ -60,7 +61,8 @@ def simulate_compare(
 
     `workers` processes (`simulation_workers`) simulate runs at once, forked so that they share
     the table as loaded; the manifest lists the runs in order. Ctrl-C ends the comparison with
-    the next run in order marked interrupted; runs that finished after it are left out.
+    the next run in order marked interrupted, and a worker that dies (killed, out of memory)
+    with it marked failed; runs that finished after it are left out.
     """
     global _FORKED
     (folder / SIMULATED_CURVES_DIR).mkdir(parents=True, exist_ok=False)
@@ -72,7 +74,6 @@ def simulate_compare(
         with contextlib.ExitStack() as stack:
             entries: Iterator[dict[str, Any]] = map(_simulate_one, range(len(runs)))
             if workers > 1:
-                # A worker that dies raises BrokenProcessPool here instead of hanging the run.
                 pool = ProcessPoolExecutor(
                     workers, multiprocessing.get_context("fork"), single_threaded_math
                 )
@@ -84,9 +85,13 @@ def simulate_compare(
                 if on_run is not None:
                     on_run(index, runs[index - 1], entry)
     except KeyboardInterrupt:  # the runs in flight and still to come are not recorded
-        if len(manifest["runs"]) < len(runs):
-            entry = _entry(runs[len(manifest["runs"])])
-            _record(manifest, folder, {**entry, "status": "interrupted", "trials": 0})
+        _record_stop(manifest, runs, folder, "interrupted", None)
+    except BrokenProcessPool:
+        left = len(runs) - len(manifest["runs"])
+        error = (
+            f"a simulating process died (killed, or out of memory?): {left} run(s) not simulated"
+        )
+        _record_stop(manifest, runs, folder, "failed", error)
     finally:
         _FORKED = None
     return manifest
@@ -97,6 +102,14 @@ def _stop_workers_on_interrupt(kind: type[BaseException] | None, *_: Any) -> boo
         for worker in multiprocessing.active_children():
             worker.terminate()
     return False
+
+
+def _record_stop(manifest: dict[str, Any], runs: Sequence[Prepared], folder: Path,
+                 status: str, error: str | None) -> None:  # fmt: skip
+    """The next run in order recorded as where the comparison stopped, and why."""
+    if len(manifest["runs"]) < len(runs):
+        entry = _entry(runs[len(manifest["runs"])])
+        _record(manifest, folder, {**entry, "status": status, "error": error, "trials": 0})
 
 
 def _entry(prepared: Prepared) -> dict[str, Any]:

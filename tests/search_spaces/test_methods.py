@@ -92,6 +92,9 @@ def run(method, folder, seed=0, samples=6, max_epochs=4, budget=None, space=SPAC
             scheduler=plan.scheduler,
             num_samples=plan.num_samples,
             max_concurrent_trials=CONCURRENCY,
+            # As tune-jobs does (`execute.reuses_actors`): PBT pauses trials, and each resume
+            # in a new actor would start a Ray worker.
+            reuse_actors=method == "pbt",
         ),
         run_config=tune.RunConfig(
             storage_path=str(folder),

@@ -107,6 +107,8 @@ def test_compare_stored_through_a_uri_exits_1_when_a_run_fails(
         ]
     )  # fmt: skip
     assert code == 1
-    assert "Some runs failed" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "failed: random seed 0: RuntimeError: the run crashed" in err
+    assert "1 run(s) failed; see manifest.json." in err
     (run,) = json.loads((tmp_path / "cmp" / MANIFEST_FILE).read_text())["runs"]
     assert run["status"] == "failed" and "the run crashed" in run["error"]

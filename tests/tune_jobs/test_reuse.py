@@ -9,15 +9,7 @@ from __future__ import annotations
 import dataclasses
 
 import pytest
-from ray.tune.schedulers import PopulationBasedTraining
 
-from search_spaces.methods.population import (
-    PBT_INTERVAL,
-    PBT_QUANTILE,
-    PBT_RESAMPLE,
-    ClipToSpace,
-    pbt_mutations,
-)
 from tune_jobs.execute import execute
 from tune_jobs.options import RunOptions, load_data, prepare
 
@@ -83,37 +75,24 @@ def test_init_from_reaches_every_trial_of_a_reused_actor(ray_local, mnist_dir, t
         assert first["epoch"] == 1
 
 
-def _synchronous_pbt(prepared):
-    """The method's PBT, but waiting for the whole population at each perturbation. With two
-    trials running at once, whether an exploit happens would otherwise depend on which reports
-    first: a second actor that starts late lets the first pair finish alone (seen in CI)."""
-    space, settings = prepared.space, prepared.settings
-    return PopulationBasedTraining(
-        time_attr=settings.resource_attr, perturbation_interval=PBT_INTERVAL.default,
-        quantile_fraction=PBT_QUANTILE.default, resample_probability=PBT_RESAMPLE.default,
-        hyperparam_mutations=pbt_mutations(space), custom_explore_fn=ClipToSpace(space),
-        synch=True,
-    )  # fmt: skip
-
-
 @pytest.mark.slow
-def test_pbt_exploits_into_reused_actors(ray_local, mnist_dir, tmp_path):
+def test_pbt_exploits_into_reused_actors(ray_local, mnist_dir, tmp_path, synchronous_pbt):
     options = RunOptions(
         job="mnist-l2", method="pbt", samples=4, max_epochs=4, concurrency=2, seed=1,
         cpus_per_trial=1, data_dir=str(mnist_dir), storage=str(tmp_path), name="pbt",
         train_subset=200,
     )  # fmt: skip
-    results = _run(options, reuse=True, scheduler=_synchronous_pbt)
+    results = _run(options, reuse=True, scheduler=synchronous_pbt)
     exploits = (tmp_path / "pbt" / "pbt_global.txt").read_text().splitlines()
     assert exploits, "PBT never exploited"
     assert all(result.metrics["epoch"] == 4 for result in results)
     assert len({r.metrics["pid"] for r in results}) < len(results)  # actors were reused
 
 
-def test_trials_reuse_actors_only_when_there_are_more_than_can_run_at_once(monkeypatch):
+def test_trials_reuse_actors_when_more_than_can_run_at_once_or_paused(monkeypatch):
     import ray
 
-    from tune_jobs.execute import trial_count, trial_slots
+    from tune_jobs.execute import reuses_actors, trial_count, trial_slots
 
     monkeypatch.setattr(ray, "is_initialized", lambda: True)
     monkeypatch.setattr(ray, "cluster_resources", lambda: {"CPU": 2.0})
@@ -123,3 +102,12 @@ def test_trials_reuse_actors_only_when_there_are_more_than_can_run_at_once(monke
     assert trial_slots(dataclasses.replace(two_nodes, concurrency=1)) == 1
     grid = prepare(RunOptions(job="mnist-l2", overrides=TWO_TRIALS, storage="/unused")).plan
     assert grid.num_samples == 1 and trial_count(grid) == 2  # Tune's samples repeat the grid
+    job, four_slots = prepare(two_nodes).job, dataclasses.replace(two_nodes, cpus_per_trial=0.5)
+    assert not reuses_actors(job, grid, four_slots)  # 2 trials, 4 slots: each its own actor
+    assert reuses_actors(job, grid, dataclasses.replace(two_nodes, concurrency=1))
+    # PBT and HyperBand pause trials: without reuse, each resume would start an actor.
+    for method in ("pbt", "hyperband"):
+        plan = prepare(RunOptions(job="mnist-l2", method=method, samples=2, storage="/u")).plan
+        assert trial_count(plan) <= trial_slots(four_slots)
+        assert reuses_actors(job, plan, four_slots)
+        assert not reuses_actors(dataclasses.replace(job, reuse_actors=False), plan, four_slots)

@@ -246,6 +246,35 @@ def test_runs_simulated_by_two_processes_equal_those_simulated_by_one(tmp_path):
     pd.testing.assert_frame_equal(two[3][columns], one[3][columns])
 
 
+DIES_AT_ASHA = """
+import os, sys
+from tune_jobs import simulate
+from tune_jobs.cli import main
+real = simulate.simulate_run
+def dies_at_asha(prepared, table, slots):
+    if prepared.method == "asha":
+        os._exit(9)  # as the kernel ends a process out of memory: no exception, no cleanup
+    return real(prepared, table, slots)
+simulate.simulate_run = dies_at_asha
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def test_a_simulating_process_that_dies_fails_the_run_in_one_line(tmp_path):
+    args = ["compare", "mnist-bench", "--replay", TABLE, "--simulate", "--methods",
+            "asha,random", "--seeds", "2", "--budget-epochs", str(BUDGET),
+            "--storage", str(tmp_path), "--name", "died", "--workers", "2"]  # fmt: skip
+    done = subprocess.run(
+        [sys.executable, "-c", DIES_AT_ASHA, *args], capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 1, done.stderr[-2000:]
+    assert "Traceback" not in done.stderr
+    assert "failed: asha seed 0: a simulating process died" in done.stderr
+    (run,) = json.loads((tmp_path / "died" / MANIFEST_FILE).read_text())["runs"]
+    assert (run["method"], run["status"]) == ("asha", "failed")
+    assert "4 run(s) not simulated" in run["error"]
+
+
 def test_workers_without_simulate_are_refused(tmp_path, capsys):
     args = ["compare", "mnist-bench", "--replay", TABLE, "--methods", "grid", "--workers", "2",
             "--storage", str(tmp_path), "--name", "x"]  # fmt: skip

@@ -15,6 +15,8 @@ from tune_jobs.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, bad_input
 from tune_jobs.jobs import JOBS
 from tune_jobs.user_jobs import reference_name
 
+FAILURES_SHOWN = 5  # a comparison of hundreds of runs that all failed prints a screenful, no more
+
 
 def configure(name: str, parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
@@ -75,8 +77,12 @@ def cmd_compare(args: argparse.Namespace) -> int:
         stopped = len(manifest["runs"])
         print(f"Interrupted: the comparison stopped at run {stopped}.", file=sys.stderr)
         return EXIT_INTERRUPTED
-    if any(run["status"] != "finished" for run in manifest["runs"]):
-        print("Some runs failed; see manifest.json.", file=sys.stderr)
+    failed = [run for run in manifest["runs"] if run["status"] != "finished"]
+    if failed:
+        for run in failed[:FAILURES_SHOWN]:
+            print(f"failed: {run['method']} seed {run['seed']}: {run['error']}", file=sys.stderr)
+        more = f" ({len(failed) - FAILURES_SHOWN} more)" if len(failed) > FAILURES_SHOWN else ""
+        print(f"{len(failed)} run(s) failed{more}; see manifest.json.", file=sys.stderr)
         return EXIT_FAILED
     return EXIT_OK
 
