@@ -43,34 +43,15 @@ def mnist_dir(tmp_path_factory) -> Path:
     return write_tiny_mnist(tmp_path_factory.mktemp("data"))
 
 
-def build_synchronous_pbt(prepared):
-    """The PBT of `prepared`'s method, but waiting for the whole population at each
-    perturbation, so that a test's exploits do not depend on timing. Asynchronous PBT exploits
-    only where a worse trial reports after a better one has saved: with few trials, a second
-    actor that starts late lets the first trials finish alone (seen in CI)."""
-    from ray.tune.schedulers import PopulationBasedTraining
-
-    from search_spaces.methods.population import (
-        PBT_INTERVAL,
-        PBT_QUANTILE,
-        PBT_RESAMPLE,
-        ClipToSpace,
-        pbt_mutations,
-    )
-
-    space, settings = prepared.space, prepared.settings
-    return PopulationBasedTraining(
-        time_attr=settings.resource_attr, perturbation_interval=PBT_INTERVAL.default,
-        quantile_fraction=PBT_QUANTILE.default, resample_probability=PBT_RESAMPLE.default,
-        hyperparam_mutations=pbt_mutations(space), custom_explore_fn=ClipToSpace(space),
-        synch=True,
-    )  # fmt: skip
-
-
 @pytest.fixture
 def synchronous_pbt():
-    """`build_synchronous_pbt`: prepared run -> its PBT scheduler, synchronous."""
-    return build_synchronous_pbt
+    """Prepared run -> its PBT, synchronous: at each perturbation it waits for every live trial,
+    so that a test's exploits do not depend on timing. The method's asynchronous PBT exploits
+    only where a worse trial reports after a better one has saved; with few trials, a second
+    actor that starts late lets the first ones finish alone (seen in CI)."""
+    from search_spaces.methods.population import pbt_scheduler
+
+    return lambda prepared: pbt_scheduler(prepared.space, prepared.settings, synch=True)
 
 
 @pytest.fixture(scope="session")

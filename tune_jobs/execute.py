@@ -67,16 +67,21 @@ def trial_count(plan: Plan) -> float:
     return plan.num_samples * math.prod(len(g) for g in grids if isinstance(g, list))
 
 
+def pauses_trials(scheduler: Any) -> bool:
+    """Whether the scheduler pauses trials to resume them later: PBT (and PB2) at each exploit,
+    the HyperBand family (HyperBand, SHA, BOHB's) at each rung. ASHA stops, never pauses."""
+    return isinstance(scheduler, (PopulationBasedTraining, HyperBandScheduler))
+
+
 def reuses_actors(job: Job, plan: Plan, options: RunOptions) -> bool:
     """Whether a trial may start in an actor another trial left: where the job allows it, and
-    either more trials than run at once or a scheduler that pauses trials (PBT, HyperBand),
-    whose resumed trials would each start a new actor. Otherwise reuse saves nothing, and
-    Tune would move a trial waiting for its own new actor (on another node) onto the first
-    actor to finish."""
+    either more trials than run at once or a scheduler that pauses trials, whose resumed
+    trials would each start a new actor. Otherwise reuse saves nothing, and Tune would move a
+    trial waiting for its own new actor (on another node) onto the first actor to finish; a
+    pausing scheduler moves its resumed trials anyway."""
     if not job.reuse_actors:
         return False
-    pauses = isinstance(plan.scheduler, (PopulationBasedTraining, HyperBandScheduler))
-    return pauses or trial_count(plan) > trial_slots(options)
+    return pauses_trials(plan.scheduler) or trial_count(plan) > trial_slots(options)
 
 
 def trial_slots(options: RunOptions) -> float:

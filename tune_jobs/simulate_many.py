@@ -86,12 +86,15 @@ def simulate_compare(
                     on_run(index, runs[index - 1], entry)
     except KeyboardInterrupt:  # the runs in flight and still to come are not recorded
         _record_stop(manifest, runs, folder, "interrupted", None)
-    except BrokenProcessPool:
-        left = len(runs) - len(manifest["runs"])
-        error = (
-            f"a simulating process died (killed, or out of memory?): {left} run(s) not simulated"
+    except BrokenProcessPool as error:
+        after = len(runs) - len(manifest["runs"]) - 1
+        why = f" ({error.__cause__})" if error.__cause__ else ""
+        message = (
+            f"the comparison stopped here: a simulating process died (killed, or out of "
+            f"memory?) during this run or a later one{why}; this run and the {after} after it "
+            f"were not recorded"
         )
-        _record_stop(manifest, runs, folder, "failed", error)
+        _record_stop(manifest, runs, folder, "failed", message)
     finally:
         _FORKED = None
     return manifest

@@ -106,24 +106,34 @@ class ClipToSpace:
         return config
 
 
-def _pbt(space: SearchSpace, settings: MethodSettings) -> Plan:
+def pbt_scheduler(
+    space: SearchSpace, settings: MethodSettings, synch: bool = False
+) -> PopulationBasedTraining:
+    """PBT perturbing the space's real-valued dimensions, with the method's knobs. `synch`:
+    Ray's synchronous PBT, which waits for every live trial at each perturbation (the method
+    itself is asynchronous)."""
     mutations = pbt_mutations(space)
     if not mutations:
         raise IncompatibleSpaceError("pbt explores by perturbing real-valued dimensions; none here")
-    if settings.samples is not None:
-        population = settings.samples
-    elif settings.budget_epochs is not None:
-        population = max(2, settings.budget_epochs // settings.max_epochs)
-    else:
-        population = PBT_POPULATION
-    scheduler = PopulationBasedTraining(
+    return PopulationBasedTraining(
         time_attr=settings.resource_attr,
         perturbation_interval=knob_value(settings, PBT_INTERVAL),
         quantile_fraction=knob_value(settings, PBT_QUANTILE),
         resample_probability=knob_value(settings, PBT_RESAMPLE),
         hyperparam_mutations=mutations,
         custom_explore_fn=ClipToSpace(space),
+        synch=synch,
     )
+
+
+def _pbt(space: SearchSpace, settings: MethodSettings) -> Plan:
+    scheduler = pbt_scheduler(space, settings)
+    if settings.samples is not None:
+        population = settings.samples
+    elif settings.budget_epochs is not None:
+        population = max(2, settings.budget_epochs // settings.max_epochs)
+    else:
+        population = PBT_POPULATION
     return Plan(
         space.distributions(), population, basic_variants(settings), scheduler,
         keeps_all_checkpoints=True,

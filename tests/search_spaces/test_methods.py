@@ -26,6 +26,7 @@ from search_spaces.methods import (
 from search_spaces.methods.halving import SynchronousHyperBand, bracket_epochs
 from search_spaces.space import Choice, Float, Int, SearchSpace
 from tune_jobs.budget import EpochBudget
+from tune_jobs.execute import pauses_trials
 
 SPACE = SearchSpace(
     {
@@ -92,9 +93,9 @@ def run(method, folder, seed=0, samples=6, max_epochs=4, budget=None, space=SPAC
             scheduler=plan.scheduler,
             num_samples=plan.num_samples,
             max_concurrent_trials=CONCURRENCY,
-            # As tune-jobs does (`execute.reuses_actors`): PBT pauses trials, and each resume
-            # in a new actor would start a Ray worker.
-            reuse_actors=method == "pbt",
+            # As tune-jobs does (`execute.reuses_actors`): each resume of a paused trial in a
+            # new actor would start a Ray worker.
+            reuse_actors=pauses_trials(plan.scheduler),
         ),
         run_config=tune.RunConfig(
             storage_path=str(folder),

@@ -94,8 +94,8 @@ def test_compare_stored_through_a_uri_exits_1_when_a_run_fails(
     """The manifest is read the same way wherever it is stored (here through a file:// URI)."""
     from tune_jobs import compare
 
-    def crash(run, data):
-        raise RuntimeError("the run crashed")
+    def crash(run, data):  # as Ray words a trial's error: its traceback, the exception last
+        raise RuntimeError("Traceback (most recent call last):\n  ...\nValueError: the run crashed")
 
     monkeypatch.setattr(compare, "ensure_ray", lambda address=None: None)
     monkeypatch.setattr(compare, "execute", crash)
@@ -108,7 +108,7 @@ def test_compare_stored_through_a_uri_exits_1_when_a_run_fails(
     )  # fmt: skip
     assert code == 1
     err = capsys.readouterr().err
-    assert "failed: random seed 0: RuntimeError: the run crashed" in err
+    assert "failed: random seed 0: ValueError: the run crashed\n" in err  # its last line
     assert "1 run(s) failed; see manifest.json." in err
     (run,) = json.loads((tmp_path / "cmp" / MANIFEST_FILE).read_text())["runs"]
     assert run["status"] == "failed" and "the run crashed" in run["error"]

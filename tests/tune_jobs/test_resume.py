@@ -113,10 +113,16 @@ def test_resume_completes_a_run_whose_driver_was_killed(head, mnist_dir, tmp_pat
     final = histories(experiment)
     assert len(final) == 2  # every planned trial, once
     for trial_id, history in final.items():
-        assert [epoch for epoch, _ in history] == [1, 2, 3], (trial_id, history)
-        restarts = [epoch for epoch, since_restore in history if since_restore == 1]
+        epochs = [epoch for epoch, _ in history]
+        starts = [i for i, (_, since_restore) in enumerate(history) if since_restore == 1]
+        resumed_at = starts[-1]  # the row where the trial's last (re)start reported first
+        # The killed run's reports, then the resumed run's from its restore point to the end.
+        # A report logged after Tune's last snapshot is redone (seen in CI: epoch 1 twice).
+        assert epochs[:resumed_at] == list(range(1, resumed_at + 1)), (trial_id, history)
+        assert epochs[resumed_at:] == list(range(epochs[resumed_at], 4)), (trial_id, history)
+        assert epochs[resumed_at] <= resumed_at + 1, (trial_id, history)  # no epoch skipped
         if had_checkpoint.get(trial_id):  # continued from its checkpoint, not from epoch 1
-            assert len(restarts) == 2 and restarts[-1] > 1, (trial_id, history)
+            assert len(starts) == 2 and epochs[resumed_at] > 1, (trial_id, history)
     record = json.loads((experiment / "tune_jobs_run.json").read_text())
     assert record["resumed"] and record["ended"]
 

@@ -105,9 +105,11 @@ def test_trials_reuse_actors_when_more_than_can_run_at_once_or_paused(monkeypatc
     job, four_slots = prepare(two_nodes).job, dataclasses.replace(two_nodes, cpus_per_trial=0.5)
     assert not reuses_actors(job, grid, four_slots)  # 2 trials, 4 slots: each its own actor
     assert reuses_actors(job, grid, dataclasses.replace(two_nodes, concurrency=1))
-    # PBT and HyperBand pause trials: without reuse, each resume would start an actor.
-    for method in ("pbt", "hyperband"):
+    # PBT and the HyperBand family pause trials: without reuse, each resume would start an
+    # actor. ASHA and random never pause.
+    for method, reuses in [("pbt", True), ("hyperband", True), ("sha", True), ("bohb", True),
+                           ("asha", False), ("random", False)]:  # fmt: skip
         plan = prepare(RunOptions(job="mnist-l2", method=method, samples=2, storage="/u")).plan
         assert trial_count(plan) <= trial_slots(four_slots)
-        assert reuses_actors(job, plan, four_slots)
+        assert reuses_actors(job, plan, four_slots) == reuses, method
         assert not reuses_actors(dataclasses.replace(job, reuse_actors=False), plan, four_slots)

@@ -269,10 +269,12 @@ def test_a_simulating_process_that_dies_fails_the_run_in_one_line(tmp_path):
     )
     assert done.returncode == 1, done.stderr[-2000:]
     assert "Traceback" not in done.stderr
-    assert "failed: asha seed 0: a simulating process died" in done.stderr
+    assert "failed: asha seed 0: the comparison stopped here: a simulating process died" in (
+        done.stderr
+    )
     (run,) = json.loads((tmp_path / "died" / MANIFEST_FILE).read_text())["runs"]
     assert (run["method"], run["status"]) == ("asha", "failed")
-    assert "4 run(s) not simulated" in run["error"]
+    assert "this run and the 3 after it were not recorded" in run["error"]
 
 
 def test_workers_without_simulate_are_refused(tmp_path, capsys):

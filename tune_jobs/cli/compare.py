@@ -16,6 +16,7 @@ from tune_jobs.jobs import JOBS
 from tune_jobs.user_jobs import reference_name
 
 FAILURES_SHOWN = 5  # a comparison of hundreds of runs that all failed prints a screenful, no more
+ERROR_CHARS = 200
 
 
 def configure(name: str, parser: argparse.ArgumentParser) -> None:
@@ -73,18 +74,25 @@ def cmd_compare(args: argparse.Namespace) -> int:
         )
     print(f"\nComparison: {parent} (manifest.json lists every run)")
     _print_summary(parent, tensorboard=not args.replay)
+    failed = [run for run in manifest["runs"] if run["status"] == "failed"]
+    for run in failed[:FAILURES_SHOWN]:
+        print(f"failed: {run['method']} seed {run['seed']}: {_last_line(run)}", file=sys.stderr)
     if any(run["status"] == "interrupted" for run in manifest["runs"]):
         stopped = len(manifest["runs"])
         print(f"Interrupted: the comparison stopped at run {stopped}.", file=sys.stderr)
         return EXIT_INTERRUPTED
-    failed = [run for run in manifest["runs"] if run["status"] != "finished"]
     if failed:
-        for run in failed[:FAILURES_SHOWN]:
-            print(f"failed: {run['method']} seed {run['seed']}: {run['error']}", file=sys.stderr)
-        more = f" ({len(failed) - FAILURES_SHOWN} more)" if len(failed) > FAILURES_SHOWN else ""
-        print(f"{len(failed)} run(s) failed{more}; see manifest.json.", file=sys.stderr)
+        shown = f" (first {FAILURES_SHOWN} shown)" if len(failed) > FAILURES_SHOWN else ""
+        print(f"{len(failed)} run(s) failed{shown}; see manifest.json.", file=sys.stderr)
         return EXIT_FAILED
     return EXIT_OK
+
+
+def _last_line(run: dict) -> str:
+    """A run's error in one line: a Ray trial's error is its whole traceback, whose last line
+    names the exception."""
+    lines = (run.get("error") or "no error recorded").strip().splitlines()
+    return lines[-1][:ERROR_CHARS] if lines else "no error recorded"
 
 
 def _print_summary(parent: str, tensorboard: bool) -> None:
