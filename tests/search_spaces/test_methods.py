@@ -115,6 +115,13 @@ def first_proposals(results, count=2):
     return [(round(r.config["x"], 9), r.config["kind"]) for r in ordered[:count]]
 
 
+def epochs_reached(results):
+    """Each trial's last epoch, from the last result Tune holds: a trial's result.json can miss
+    lines written between a pause and Tune's next save of the experiment, which the resume
+    copies back over it (docs/hpo-methods.md)."""
+    return [r.metrics["epoch"] for r in results]
+
+
 def epochs_trained(results):
     return sum(len(r.metrics_dataframe) for r in results if r.metrics_dataframe is not None)
 
@@ -155,14 +162,14 @@ def test_grid_runs_every_point_once(ray_local, tmp_path):
 def test_sha_runs_one_bracket_with_its_rung_sizes(ray_local, tmp_path):
     # max_t 9, eta 3: 9 trials start at 1 epoch, the best 3 go on to 3, the best 1 to 9.
     results = run("sha", tmp_path, samples=9, max_epochs=9)
-    assert sorted(len(r.metrics_dataframe) for r in results) == [1] * 6 + [3] * 2 + [9]
+    assert sorted(epochs_reached(results)) == [1] * 6 + [3] * 2 + [9]
 
 
 @pytest.mark.slow
 def test_sha_sizes_its_brackets_to_the_epoch_budget(ray_local, tmp_path):
     # One bracket costs 9 x 1 + 3 x 2 + 1 x 6 = 21 epochs; a budget of 21 buys exactly one.
     results = run("sha", tmp_path, samples=None, max_epochs=9, budget=21)
-    assert sorted(len(r.metrics_dataframe) for r in results) == [1] * 6 + [3] * 2 + [9]
+    assert sorted(epochs_reached(results)) == [1] * 6 + [3] * 2 + [9]
 
 
 @pytest.mark.parametrize(
@@ -194,13 +201,13 @@ def test_hyperband_fills_brackets_from_conservative_to_aggressive(ray_local, tmp
     # max_t 9, eta 3: bracket s=0 runs 3 trials for 9 epochs; s=1 starts 5 at 3 epochs and
     # keeps ceil(5/3) = 2 to 9.
     results = run("hyperband", tmp_path, samples=8, max_epochs=9)
-    assert sorted(len(r.metrics_dataframe) for r in results) == [3, 3, 3, 9, 9, 9, 9, 9]
+    assert sorted(epochs_reached(results)) == [3, 3, 3, 9, 9, 9, 9, 9]
 
 
 @pytest.mark.slow
 def test_asha_stops_poor_trials_early(ray_local, tmp_path):
     results = run("asha", tmp_path, samples=9)
-    lengths = [len(r.metrics_dataframe) for r in results]
+    lengths = epochs_reached(results)
     assert min(lengths) < 4 and max(lengths) == 4
 
 

@@ -119,9 +119,10 @@ def test_a_budgeted_run_shows_val_acc_unstarted_trials_and_its_next_step(
         [
             "run", "mnist-l2", "--method", "grid", "--max-epochs", "1", "--budget-epochs", "2",
             "--train-subset", "64", "--data-dir", str(mnist_dir), "--storage", str(tmp_path),
-            "--name", "b",
+            "--name", "b", "--cpus-per-trial", "2",
         ]
     )  # fmt: skip
+    # One trial at a time: with two, a third could report while the budget waited for a save.
     captured = capsys.readouterr()
     out, folder = captured.out, tmp_path / "b"
     assert code == 0, out + captured.err
