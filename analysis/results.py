@@ -216,7 +216,7 @@ def trials_frame(
         trial_id, config, status = result.trial_id, result.config, result.status
         last = last_rows.loc[trial_id] if trial_id in last_rows.index else None
         best = best_rows.loc[trial_id] if trial_id in best_rows.index else None
-        error = _last_line(result.error)
+        error = last_line(result.error)
         row = {
             "trial_id": trial_id,
             "status": status,
@@ -274,7 +274,7 @@ def best_epoch_metrics(
     return {**row, "trial_id": trial_id, "config": trial.config, "path": trial.path}
 
 
-def _last_line(text: str | None) -> str | None:
+def last_line(text: str | None) -> str | None:
     """The last line of an error's traceback: the exception and its message."""
     lines = [] if text is None else text.strip().splitlines()
     return lines[-1] if lines else None

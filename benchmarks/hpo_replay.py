@@ -156,7 +156,7 @@ def figures(history, result, budget: int, prefix: Path) -> list[Path]:
 
 
 def analyse_budget(
-    folder: Path, budget: int, table, prefix: Path | None, session=None
+    folder: Path, budget: int, table, reference, prefix: Path | None, session=None
 ) -> pd.DataFrame:
     """Print the budget's throughput, regret table, verdict and retrained picks; return its
     summary frame."""
@@ -167,7 +167,7 @@ def analyse_budget(
     runs, curves = verdict.load_compares(parts, time_column=REPLAY_SECONDS)
     print(f"\n== budget {budget} epochs ({folder}): {throughput(runs, session)}")
     history = anytime(curves)
-    best, worst = verdict.table_reference(table)
+    best, worst = reference
     regrets = significance.regret_at_budgets(history, [budget], best=best, worst=worst)
     tested, left_out = verdict.fully_seeded(regrets)
     try:
@@ -264,7 +264,8 @@ def main() -> None:
         Path(args.figures).mkdir(parents=True, exist_ok=True)
         prefix = Path(args.figures) / f"verdict-{args.job}"
     summaries = [
-        analyse_budget(out / f"budget-{b}", b, table, prefix, sessions.get(b)) for b in budgets
+        analyse_budget(out / f"budget-{b}", b, table, reference, prefix, sessions.get(b))
+        for b in budgets
     ]
     summary = pd.concat(summaries, ignore_index=True).assign(job=args.job, table=args.table)
     if prefix is not None and summary["budget"].nunique() > 1:

@@ -6,7 +6,7 @@ import argparse
 import sys
 import time
 
-from analysis.results import NotAnExperimentError
+from analysis.results import NotAnExperimentError, last_line
 from trainables.data import DataError
 from tune_jobs.cli.run_options import add_run_options, run_options
 from tune_jobs.compare import format_summary, method_summary, parse_methods, run_compare
@@ -76,7 +76,9 @@ def cmd_compare(args: argparse.Namespace) -> int:
     _print_summary(parent, tensorboard=not args.replay)
     failed = [run for run in manifest["runs"] if run["status"] == "failed"]
     for run in failed[:FAILURES_SHOWN]:
-        print(f"failed: {run['method']} seed {run['seed']}: {_last_line(run)}", file=sys.stderr)
+        # A Ray trial's error is its whole traceback: its last line names the exception.
+        error = (last_line(run.get("error")) or "no error recorded")[:ERROR_CHARS]
+        print(f"failed: {run['method']} seed {run['seed']}: {error}", file=sys.stderr)
     if any(run["status"] == "interrupted" for run in manifest["runs"]):
         stopped = len(manifest["runs"])
         print(f"Interrupted: the comparison stopped at run {stopped}.", file=sys.stderr)
@@ -86,13 +88,6 @@ def cmd_compare(args: argparse.Namespace) -> int:
         print(f"{len(failed)} run(s) failed{shown}; see manifest.json.", file=sys.stderr)
         return EXIT_FAILED
     return EXIT_OK
-
-
-def _last_line(run: dict) -> str:
-    """A run's error in one line: a Ray trial's error is its whole traceback, whose last line
-    names the exception."""
-    lines = (run.get("error") or "no error recorded").strip().splitlines()
-    return lines[-1][:ERROR_CHARS] if lines else "no error recorded"
 
 
 def _print_summary(parent: str, tensorboard: bool) -> None:
